@@ -1,0 +1,47 @@
+# The two set-up commands are `make test` and `make demo` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+AZ := $(VENV)/bin/az
+VERSION := $(shell sed -n 's/^VERSION = "\(.*\)"/\1/p' setup.py)
+WHEEL := dist/aitk_infer-$(VERSION)-py3-none-any.whl
+# The extension lives beside the venv so every az config dir (the local cloud's too) sees it.
+export AZURE_EXTENSION_DIR := $(CURDIR)/$(VENV)/az-extensions
+export AZURE_CORE_COLLECT_TELEMETRY := false
+export AZURE_CONFIG_DIR := $(CURDIR)/$(VENV)/azure-config
+PYTEST_ARGS ?=
+
+.PHONY: test lint wheel extension venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt
+	@echo "==> installing pinned tools into $(VENV) (first time: a few minutes)"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --progress-bar off pip==25.2
+	$(PY) -m pip install --progress-bar off -r requirements-dev.txt -r inference_src/requirements.txt
+	touch $@
+
+$(WHEEL): venv setup.py HISTORY.rst $(shell find azext_aitkinfer infra/provision inference_src -type f -not -path '*/__pycache__/*' 2>/dev/null)
+	rm -rf build dist/aitk_infer-*.whl
+	$(PY) -m build --wheel --no-isolation --outdir dist . >/dev/null
+	@echo "==> built $(WHEEL)"
+
+wheel: $(WHEEL)
+
+$(VENV)/.extension: $(WHEEL)
+	-$(AZ) extension remove --name aitk-infer --only-show-errors 2>/dev/null
+	$(AZ) extension add --source $(WHEEL) --yes --only-show-errors
+	touch $@
+
+extension: $(VENV)/.extension
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: lint extension
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf build dist *.egg-info $(VENV)/.extension

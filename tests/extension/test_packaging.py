@@ -1,0 +1,28 @@
+"""The wheel: version in step with HISTORY.rst, bundled project files, nothing else."""
+import re
+import zipfile
+
+from tests.azcli import REPO
+
+
+def _version():
+    return re.search(r'^VERSION = "(.+)"$', (REPO / "setup.py").read_text(), re.M).group(1)
+
+
+def test_setup_version_is_the_newest_history_entry():
+    history = (REPO / "HISTORY.rst").read_text().splitlines()
+    entries = [history[i - 1] for i, line in enumerate(history) if re.fullmatch(r"\++", line)]
+    assert entries and entries[0] == _version()
+
+
+def test_wheel_holds_the_extension_and_the_bundled_project_only():
+    wheel = REPO / "dist" / f"aitk_infer-{_version()}-py3-none-any.whl"
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"azext_aitkinfer", f"aitk_infer-{_version()}.dist-info"}
+    assert "azext_aitkinfer/azext_metadata.json" in names
+    for rel in ("infra/provision/inference.bicep", "infra/provision/inference.json",
+                "inference_src/requirements.txt"):
+        assert f"azext_aitkinfer/bundled/{rel}" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if "inference.config.json" in n]
