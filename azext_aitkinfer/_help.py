@@ -12,8 +12,62 @@ long-summary: |
 examples:
   - name: Create a project folder with the default templates and inference server.
     text: az aitk-infer init --workspace my-project
+  - name: Provision, deploy and print the endpoint, in the project folder.
+    text: az aitk-infer provision -g my-finetune-rg
   - name: Print just the endpoint URL.
     text: az aitk-infer show-endpoint -o tsv --query endpoint
+"""
+
+helps["aitk-infer provision"] = """
+type: command
+short-summary: Create (or update) the GPU inference app on Azure Container Apps.
+long-summary: |
+    Deploys infra/provision/inference.bicep (compiled by the bicep CLI when az has one, else its
+    ARM twin inference.json, which must be in step with it) with the values of
+    infra/provision/inference.parameters.json and --parameters. Names left null reuse the
+    fine-tuning resources (storage account, share, environment, Log Analytics); only the app is
+    added. Writes infra/inference.config.json from the deployment outputs. Running it again
+    changes nothing and writes the same config.
+examples:
+  - name: Provision into the fine-tuning resource group.
+    text: az aitk-infer provision -g my-finetune-rg
+  - name: Use serverless A100 GPUs, up to 3 replicas, scaling to zero when idle.
+    text: az aitk-infer provision -g my-rg --parameters gpuProfileType=Consumption-GPU-NC24-A100 maximumInstanceCount=3 minimumInstanceCount=0
+  - name: Create a new resource group in a region with serverless GPUs, without prompting.
+    text: az aitk-infer provision -g my-new-rg --location westus3 --yes
+  - name: Start the deployment and return at once.
+    text: az aitk-infer provision -g my-rg --no-wait
+"""
+
+helps["aitk-infer deploy"] = """
+type: command
+short-summary: Push the inference server (and optionally model files) to the share, restart, wait.
+long-summary: |
+    Uploads only what changed since the last deploy (a manifest on the share decides) as a new
+    complete version, then switches the app to it in one step, so a replica that starts at any
+    moment runs a whole old or a whole new version. The last versions are kept for --rollback.
+    Then restarts the app's latest revision and waits until its /ready answers.
+examples:
+  - name: Deploy the project's inference_src/ and wait until the endpoint is ready.
+    text: az aitk-infer deploy
+  - name: Also upload a locally trained adapter and its base model.
+    text: az aitk-infer deploy --adapter-dir ./adapter --base-model-dir ./base-model
+  - name: Upload only, restart later.
+    text: az aitk-infer deploy --no-restart
+  - name: Go back to the previous version.
+    text: az aitk-infer deploy --rollback
+  - name: Restart without waiting for the endpoint.
+    text: az aitk-infer deploy --no-wait
+"""
+
+helps["aitk-infer logs"] = """
+type: command
+short-summary: Show the console log of the app's latest revision.
+examples:
+  - name: The last 100 lines.
+    text: az aitk-infer logs --tail 100
+  - name: Follow the log while a replica starts.
+    text: az aitk-infer logs --follow
 """
 
 helps["aitk-infer init"] = """
@@ -43,4 +97,6 @@ examples:
     text: az aitk-infer show-endpoint -o tsv --query endpoint
   - name: Use a project folder other than the current one.
     text: az aitk-infer show-endpoint --workspace ~/my-project -o table
+  - name: Ask Azure for the current FQDN and whether the app is ready.
+    text: az aitk-infer show-endpoint --live
 """

@@ -1,15 +1,66 @@
-"""`az aitk-infer show-endpoint`: the app's https endpoint from the project config."""
+"""`az aitk-infer show-endpoint`: the app's https endpoint, from the config or (--live) from ARM."""
+from knack.log import get_logger
+
+logger = get_logger(__name__)
 
 
 def endpoint_url(value):
     """ACA_APP_ENDPOINT is a bare FQDN (as the AI Toolkit writes it); keep a scheme if one is given."""
     value = value.strip().rstrip("/")
-    return value if "://" in value else f"https://{value}"
+    return value if "://" in value or not value else f"https://{value}"
 
 
-def show_endpoint(workspace):
+def probe_ready(url, timeout=5.0):
+    """(ready, detail) from the server's /ready; any failure to connect means not ready."""
+    import requests
+    try:
+        response = requests.get(f"{url}/ready", timeout=timeout)
+    except requests.RequestException as ex:
+        return False, type(ex).__name__
+    return response.status_code == 200, f"HTTP {response.status_code}"
+
+
+def live_state(cli_ctx, subscription, group, app_name):
+    """The app's current FQDN and its latest revision's state, straight from ARM."""
+    from . import _client_factory as clients
+    client = clients.containerapps_client(cli_ctx, subscription)
+    app = client.container_apps.get(group, app_name)
+    revision_name = app.latest_revision_name
+    revision = client.container_apps_revisions.get_revision(group, app_name, revision_name) \
+        if revision_name else None
+    return {
+        "fqdn": app.configuration.ingress.fqdn if app.configuration and app.configuration.ingress
+        else None,
+        "latestRevision": revision_name,
+        "provisioningState": getattr(revision, "provisioning_state", None),
+        "runningState": getattr(revision, "running_state", None),
+        "healthState": getattr(revision, "health_state", None),
+        "replicas": getattr(revision, "replicas", None),
+    }
+
+
+def show_endpoint(cli_ctx, workspace, live=False):
     config = workspace.read_config()
-    (fqdn,) = config.require("ACA_APP_ENDPOINT")
-    return {"endpoint": endpoint_url(fqdn), "app": config.get("ACA_APP_NAME"),
-            "resourceGroup": config.get("RESOURCE_GROUP_NAME"),
-            "subscription": config.get("SUBSCRIPTION_ID")}
+    if not live:
+        (fqdn,) = config.require("ACA_APP_ENDPOINT")
+    else:
+        from azure.core.exceptions import HttpResponseError
+
+        from .arm_errors import arm_error
+        subscription, group, app = config.require("SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME",
+                                                  "ACA_APP_NAME")
+        try:
+            state = live_state(cli_ctx, subscription, group, app)
+        except HttpResponseError as ex:
+            raise arm_error(f"Reading container app '{app}'", ex) from None
+        fqdn = state["fqdn"]
+        if fqdn and fqdn != config.get("ACA_APP_ENDPOINT"):
+            logger.warning("The app's FQDN moved to %s; updated %s", fqdn, config.path)
+            config = workspace.write_config({"ACA_APP_ENDPOINT": fqdn})
+    result = {"endpoint": endpoint_url(fqdn or ""), "app": config.get("ACA_APP_NAME"),
+              "resourceGroup": config.get("RESOURCE_GROUP_NAME"),
+              "subscription": config.get("SUBSCRIPTION_ID")}
+    if live:
+        ready, detail = probe_ready(result["endpoint"]) if fqdn else (False, "no ingress FQDN")
+        result.update(state, ready=ready, readyProbe=detail)
+    return result

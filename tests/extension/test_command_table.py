@@ -32,8 +32,9 @@ def _user_arguments(command):
     for dest, argument in command.arguments.items():
         settings = argument.type.settings
         inherited = settings.get("arg_type")
-        if inherited is not None and inherited.settings.get("help") == argparse.SUPPRESS:
-            continue  # az's own injected arguments (cmd), never shown to users
+        if dest == "cmd" or (inherited is not None
+                             and inherited.settings.get("help") == argparse.SUPPRESS):
+            continue  # az injects `cmd` (the command context); users never see it
         yield dest, settings
 
 

@@ -1,0 +1,40 @@
+"""The only place that builds SDK clients, all from the az login context and cloud."""
+
+
+def _mgmt(cli_ctx, resource_type, subscription_id):
+    from azure.cli.core.commands.client_factory import get_mgmt_service_client
+    return get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription_id)
+
+
+def resource_groups_client(cli_ctx, subscription_id):
+    from azure.cli.core.profiles import ResourceType
+    return _mgmt(cli_ctx, ResourceType.MGMT_RESOURCE_RESOURCES, subscription_id).resource_groups
+
+
+def resources_client(cli_ctx, subscription_id):
+    from azure.cli.core.profiles import ResourceType
+    return _mgmt(cli_ctx, ResourceType.MGMT_RESOURCE_RESOURCES, subscription_id).resources
+
+
+def deployments_client(cli_ctx, subscription_id):
+    from azure.cli.core.profiles import ResourceType
+    return _mgmt(cli_ctx, ResourceType.MGMT_RESOURCE_DEPLOYMENTS, subscription_id).deployments
+
+
+def storage_client(cli_ctx, subscription_id):
+    from azure.mgmt.storage import StorageManagementClient
+    return _mgmt(cli_ctx, StorageManagementClient, subscription_id)
+
+
+def containerapps_client(cli_ctx, subscription_id):
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+    return _mgmt(cli_ctx, ContainerAppsAPIClient, subscription_id)
+
+
+def share_client(account_url, share_name, account_name, account_key):
+    """Azure Files data plane with the account key (SMB mounts need the key anyway)."""
+    from azure.storage.fileshare import ShareClient
+    return ShareClient(account_url=account_url, share_name=share_name,
+                       credential={"account_name": account_name, "account_key": account_key},
+                       retry_total=6, retry_backoff_factor=0.4, retry_backoff_max=8,
+                       max_range_size=4 * 1024 * 1024)

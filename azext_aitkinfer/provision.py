@@ -1,0 +1,166 @@
+"""`az aitk-infer provision`: deploy the inference template into the fine-tuning resource group
+and write `infra/inference.config.json` from its outputs."""
+import re
+
+from azure.cli.core.azclierror import RequiredArgumentMissingError, ValidationError
+from knack.log import get_logger
+from knack.prompting import NoTTYException, prompt, prompt_y_n
+
+from . import _client_factory as clients
+from .arm_errors import GPU_REGIONS, arm_error
+from .arm_template import load_template
+from .parameters import parse_overrides, resolve
+from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS, Workspace
+
+logger = get_logger(__name__)
+
+DEFAULT_DEPLOYMENT_NAME = "aitk-infer"
+# Fine-tuning config keys that name resources inference reuses, and the template parameter each fills.
+REUSED_NAMES = (("STORAGE_ACCOUNT_NAME", "storageAccountName"), ("FILE_SHARE_NAME", "fileShareName"))
+
+
+def _subscription(cli_ctx, config, finetuning):
+    """--subscription, else the project's config, else the fine-tuning config, else az's default."""
+    from azure.cli.core.commands.client_factory import get_subscription_id
+    explicit = cli_ctx.data.get("subscription_id")
+    from_files = (config.get("SUBSCRIPTION_ID") if config else None) or (finetuning or {}).get(
+        "SUBSCRIPTION_ID")
+    return explicit or from_files or get_subscription_id(cli_ctx)
+
+
+def _resource_group(cli_ctx, resource_group, finetuning):
+    """-g, else the fine-tuning config, else `az configure --defaults group=`, else a prompt."""
+    chosen = (resource_group or (finetuning or {}).get("RESOURCE_GROUP_NAME")
+              or cli_ctx.config.get("defaults", "group", fallback=None))
+    if chosen:
+        return chosen
+    try:
+        return prompt("Resource group (the fine-tuning one, to reuse its resources): ").strip() or \
+            _no_group()
+    except NoTTYException:
+        return _no_group()
+
+
+def _no_group():
+    raise RequiredArgumentMissingError(
+        "No resource group. Fix: pass -g, add RESOURCE_GROUP_NAME to infra/finetuning.config.json, "
+        "or run 'az configure --defaults group=<name>'")
+
+
+def _ensure_group(cli_ctx, subscription, name, location, yes):
+    """Returns True when the group had to be created (only with the user's consent)."""
+    groups = clients.resource_groups_client(cli_ctx, subscription)
+    if groups.check_existence(name):
+        return False
+    if not location:
+        raise RequiredArgumentMissingError(
+            f"Resource group '{name}' does not exist. Fix: pass --location to create it (serverless "
+            f"GPUs: {GPU_REGIONS}), or -g an existing group")
+    if not yes:
+        try:
+            if not prompt_y_n(f"Resource group '{name}' does not exist. Create it in {location}?"):
+                raise ValidationError(f"Resource group '{name}' not created; nothing deployed.")
+        except NoTTYException:
+            raise ValidationError(f"Resource group '{name}' does not exist. Fix: pass --yes to "
+                                  "create it, or -g an existing group") from None
+    groups.create_or_update(name, {"location": location})
+    return True
+
+
+def _resource_type_and_name(resource_id):
+    """'/subscriptions/../providers/Ns/a/x/b/y' -> ('Ns/a/b', 'x/y')."""
+    tail = resource_id.split("/providers/", 1)[1].split("/")
+    namespace, rest = tail[0], tail[1:]
+    return "/".join([namespace, *rest[0::2]]), "/".join(rest[1::2])
+
+
+def _existing(cli_ctx, subscription, validated, template):
+    """Which of the resources the deployment will touch exist already (so are reused)."""
+    api_versions = {r["type"].lower(): r["apiVersion"] for r in template.get("resources", [])
+                    if isinstance(r, dict) and "type" in r}
+    resources = clients.resources_client(cli_ctx, subscription)
+    found = {}
+    for resource_id in validated:
+        rtype, name = _resource_type_and_name(resource_id)
+        api = api_versions.get(rtype.lower())
+        if api:
+            found[resource_id] = (rtype, name, resources.check_existence_by_id(resource_id, api))
+    return found
+
+
+def _wait(cli_ctx, poller):
+    progress = cli_ctx.get_progress_controller()
+    progress.begin()
+    try:
+        while not poller.done():
+            progress.add(message=f"Deploying ({poller.status()})")
+            poller.wait(2)
+        return poller.result()
+    finally:
+        progress.end()
+
+
+def provision(cmd, workspace=None, resource_group=None, location=None, parameters=None,
+              deployment_name=None, no_wait=False, yes=False):
+    from azure.core.exceptions import HttpResponseError
+    cli_ctx = cmd.cli_ctx
+    ws = Workspace.find(workspace)
+    # Everything local is read and checked before the first remote call.
+    config = ws.read_config() if ws.config_path.exists() else None
+    finetuning = ws.read_finetuning_config()
+    template, template_source = load_template(cli_ctx, ws.root)
+    declared = template.get("parameters") or {}
+    file_params = ws.read_parameters() if ws.parameters_path.exists() else {}
+    overrides = parse_overrides(parameters, declared)
+    if location and "location" in declared:
+        overrides["location"] = location
+    for config_key, param in REUSED_NAMES:
+        value = (finetuning or {}).get(config_key)
+        if value and file_params.get(param, {}).get("value") is None and param not in overrides:
+            overrides[param] = value
+    params = resolve(file_params, overrides, template, str(ws.root / PARAMETERS_REL))
+    subscription = _subscription(cli_ctx, config, finetuning)
+    group = _resource_group(cli_ctx, resource_group, finetuning)
+    name = deployment_name or DEFAULT_DEPLOYMENT_NAME
+    if not re.fullmatch(r"[-\w.()]{1,64}", name):
+        raise ValidationError(f"--deployment-name {name}: use 1-64 letters, digits, '-', '_', '.', "
+                              "'(' or ')'")
+
+    try:
+        group_created = _ensure_group(cli_ctx, subscription, group, location or params.get(
+            "location", {}).get("value"), yes)
+    except HttpResponseError as ex:
+        raise arm_error(f"Resource group '{group}'", ex) from None
+    deployments = clients.deployments_client(cli_ctx, subscription)
+    body = {"properties": {"mode": "Incremental", "template": template, "parameters": params}}
+    try:
+        validation = deployments.begin_validate(group, name, body).result()
+    except HttpResponseError as ex:
+        raise arm_error("Template validation", ex) from None
+    validated = [r.id for r in (validation.properties.validated_resources or [])]
+    before = _existing(cli_ctx, subscription, validated, template)
+    try:
+        poller = deployments.begin_create_or_update(group, name, body)
+        if no_wait:
+            return {"deploymentName": name, "resourceGroup": group, "subscription": subscription,
+                    "status": "Running", "template": template_source}
+        result = _wait(cli_ctx, poller)
+    except HttpResponseError as ex:
+        raise arm_error("Provisioning", ex) from None
+
+    outputs = {k: v.get("value") for k, v in (result.properties.outputs or {}).items()}
+    updates = {k: outputs[k] for k in SEED_CONFIG_KEYS + EXTRA_CONFIG_KEYS if k in outputs}
+    previous = dict(config.values) if config else {}
+    written = ws.write_config(updates)
+    created = [f"{t} {n}" for t, n, existed in before.values() if not existed]
+    reused = [f"{t} {n}" for t, n, existed in before.values() if existed]
+    from .endpoint import endpoint_url
+    return {
+        "deploymentName": name, "subscription": subscription, "resourceGroup": group,
+        "resourceGroupCreated": group_created, "template": template_source,
+        "app": written.get("ACA_APP_NAME"),
+        "endpoint": endpoint_url(written.get("ACA_APP_ENDPOINT") or ""),
+        "created": created, "reused": reused,
+        "changed": bool(created) or group_created or previous != written.values,
+        "config": str(written.path),
+    }
