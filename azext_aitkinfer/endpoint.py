@@ -10,14 +10,18 @@ def endpoint_url(value):
     return value if "://" in value or not value else f"https://{value}"
 
 
-def probe_ready(url, timeout=5.0):
-    """(ready, detail) from the server's /ready; any failure to connect means not ready."""
+def probe_ready(url, timeout=5.0, with_body=False):
+    """(ready, detail[, JSON body]) from the server's /ready; failing to connect is not ready."""
     import requests
+    body = None
     try:
         response = requests.get(f"{url}/ready", timeout=timeout)
-    except requests.RequestException as ex:
-        return False, type(ex).__name__
-    return response.status_code == 200, f"HTTP {response.status_code}"
+        ready, detail = response.status_code == 200, f"HTTP {response.status_code}"
+        if response.headers.get("content-type", "").startswith("application/json"):
+            body = response.json()
+    except (requests.RequestException, ValueError) as ex:
+        ready, detail = False, type(ex).__name__
+    return (ready, detail, body) if with_body else (ready, detail)
 
 
 def live_state(cli_ctx, subscription, group, app_name):
