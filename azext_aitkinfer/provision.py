@@ -88,6 +88,34 @@ def _existing(cli_ctx, subscription, validated, template):
     return found
 
 
+def _kept_workload_profiles(cli_ctx, subscription, before, template, params):
+    """Workload profiles of a reused environment that the template does not declare, so that
+    redeploying it keeps them (the fine-tuning job may run on one)."""
+    if "existingWorkloadProfiles" not in (template.get("parameters") or {}) or \
+            "existingWorkloadProfiles" in params:
+        return None
+    environments = [(rid, n) for rid, (t, n, existed) in before.items()
+                    if existed and t.lower() == "microsoft.app/managedenvironments"]
+    if not environments:
+        return None
+    gpu_type = params.get("gpuProfileType", {}).get("value") or \
+        template["parameters"].get("gpuProfileType", {}).get("defaultValue")
+    ours = {"Consumption", (template.get("variables", {}).get("gpuProfiles", {})
+                            .get(gpu_type, {}).get("workloadProfile", {}).get("name"))}
+    group = environments[0][0].split("/resourceGroups/", 1)[1].split("/", 1)[0]
+    environment = clients.containerapps_client(cli_ctx, subscription).managed_environments.get(
+        group, environments[0][1])
+    kept = []
+    for profile in environment.workload_profiles or []:
+        if profile.name in ours:
+            continue
+        entry = {"name": profile.name, "workloadProfileType": profile.workload_profile_type}
+        if profile.minimum_count is not None:
+            entry.update(minimumCount=profile.minimum_count, maximumCount=profile.maximum_count)
+        kept.append(entry)
+    return kept
+
+
 def _wait(cli_ctx, poller):
     progress = cli_ctx.get_progress_controller()
     progress.begin()
@@ -140,6 +168,9 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
     validated = [r.id for r in (validation.properties.validated_resources or [])]
     before = _existing(cli_ctx, subscription, validated, template)
     try:
+        kept = _kept_workload_profiles(cli_ctx, subscription, before, template, params)
+        if kept:
+            params["existingWorkloadProfiles"] = {"value": kept}
         poller = deployments.begin_create_or_update(group, name, body)
         if no_wait:
             return {"deploymentName": name, "resourceGroup": group, "subscription": subscription,
