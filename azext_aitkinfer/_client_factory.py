@@ -34,7 +34,8 @@ def containerapps_client(cli_ctx, subscription_id):
 def share_client(account_url, share_name, account_name, account_key):
     """Azure Files data plane with the account key (SMB mounts need the key anyway)."""
     from azure.storage.fileshare import ShareClient
+
+    from .filesync import retry_policy
     return ShareClient(account_url=account_url, share_name=share_name,
                        credential={"account_name": account_name, "account_key": account_key},
-                       retry_total=6, retry_backoff_factor=0.4, retry_backoff_max=8,
-                       max_range_size=4 * 1024 * 1024)
+                       retry_policy=retry_policy())

@@ -45,7 +45,8 @@ class App:
             raise ResourceNotFoundError(f"Revision '{revision}' has no running replica, so no log "
                                         "yet. Fix: wait a moment, or check 'az aitk-infer "
                                         "show-endpoint --live'")
-        token = self.client.container_apps.get_auth_token(self.group, self.name).token
+        token = self.client.container_apps.get_auth_token(self.group, self.name,
+                                                          logging_enable=False).token
         base = app.event_stream_endpoint[:app.event_stream_endpoint.index("/subscriptions/")]
         container = app.template.containers[0].name
         url = (f"{base}/subscriptions/{self.subscription}/resourceGroups/{self.group}/containerApps/"

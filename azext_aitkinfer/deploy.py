@@ -95,7 +95,8 @@ def _share(cli_ctx, config):
         "SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME")
     storage = clients.storage_client(cli_ctx, subscription)
     properties = storage.storage_accounts.get_properties(group, account)
-    key = storage.storage_accounts.list_keys(group, account).keys[0].value
+    # logging_enable=False: `az --debug` logs response bodies, and this one holds the key.
+    key = storage.storage_accounts.list_keys(group, account, logging_enable=False).keys[0].value
     return clients.share_client(properties.primary_endpoints.file, share, account, key)
 
 
@@ -132,7 +133,7 @@ def deploy(cmd, workspace, request):
 
     from .appstate import App
     from .arm_errors import arm_error
-    from .codeversions import publish_code, rollback_code
+    from .codeversions import deploy_code, rollback
     from .filesync import sync_folder
 
     cli_ctx = cmd.cli_ctx
@@ -163,9 +164,9 @@ def deploy(cmd, workspace, request):
         try:
             share = _share(cli_ctx, config)
             if request.rollback:
-                summary["code"] = rollback_code(share)
+                summary["code"] = rollback(share)
             else:
-                summary["code"] = publish_code(share, source, progress=progress.bytes)
+                summary["code"] = deploy_code(share, source, progress=progress.bytes)
                 summary["models"] = [
                     {"local": str(local), "share": remote,
                      **sync_folder(share, Path(local), remote, progress=progress.bytes)}

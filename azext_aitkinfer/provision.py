@@ -162,7 +162,8 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
     deployments = clients.deployments_client(cli_ctx, subscription)
     body = {"properties": {"mode": "Incremental", "template": template, "parameters": params}}
     try:
-        validation = deployments.begin_validate(group, name, body).result()
+        # logging_enable=False: `az --debug` logs request bodies, and these carry apiKey.
+        validation = deployments.begin_validate(group, name, body, logging_enable=False).result()
     except HttpResponseError as ex:
         raise arm_error("Template validation", ex) from None
     validated = [r.id for r in (validation.properties.validated_resources or [])]
@@ -171,7 +172,7 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
         kept = _kept_workload_profiles(cli_ctx, subscription, before, template, params)
         if kept:
             params["existingWorkloadProfiles"] = {"value": kept}
-        poller = deployments.begin_create_or_update(group, name, body)
+        poller = deployments.begin_create_or_update(group, name, body, logging_enable=False)
         if no_wait:
             return {"deploymentName": name, "resourceGroup": group, "subscription": subscription,
                     "status": "Running", "template": template_source}

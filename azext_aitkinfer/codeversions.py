@@ -1,0 +1,168 @@
+"""Atomic, content-addressed code versions of `inference_src/` on the share.
+
+Layout under `aitk-infer/` on the share:
+    objects/<sha256>         file contents, immutable, uploaded once (content MD5 set)
+    versions/<id>.json       manifest {"version", "created", "files": {relpath: {sha256, size, mode}}}
+    current                  pointer: the active id on the first line, older ids below, newest first
+    bootstrap.py             the container's start command (share_bootstrap.py)
+A deploy uploads the missing objects, then the manifest, then renames a new pointer over
+`current`: a replica that starts at any moment runs a complete old or a complete new version.
+"""
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+from azure.cli.core.azclierror import AzCLIError, FileOperationError, ValidationError
+from knack.log import get_logger
+
+from .filesync import (
+    DEFAULT_WORKERS,
+    Content,
+    Progress,
+    delete_if_exists,
+    download_bytes,
+    ensure_directories,
+    is_tmp_name,
+    remote_md5,
+    run_parallel,
+    scan_tree,
+    share_errors,
+    upload,
+    upload_atomic,
+    upload_many,
+)
+
+logger = get_logger(__name__)
+
+ROOT = "aitk-infer"
+OBJECTS = f"{ROOT}/objects"
+VERSIONS = f"{ROOT}/versions"
+POINTER = f"{ROOT}/current"
+BOOTSTRAP = f"{ROOT}/bootstrap.py"
+KEEP_VERSIONS = 3
+ENTRYPOINT = "launch.sh"  # what share_bootstrap.py runs inside the version
+_BOOTSTRAP_SOURCE = Path(__file__).with_name("share_bootstrap.py")
+
+
+def version_files(local):
+    """The manifest's files map for a scanned tree."""
+    return {rel: {"sha256": f.content.sha256, "size": f.content.size, "mode": f.mode}
+            for rel, f in sorted(local.items())}
+
+
+def version_id(files):
+    """Same tree -> same id, whatever the order of scanning."""
+    canonical = json.dumps(files, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def read_history(share):
+    """Version ids from the pointer, active first; [] before the first deploy."""
+    raw = download_bytes(share, POINTER)
+    lines = raw.decode("utf-8", "replace").splitlines() if raw else []
+    return [line.strip() for line in lines if line.strip()]
+
+
+def read_manifest(share, version):
+    """The manifest's files map, or None if it is missing or unreadable."""
+    raw = download_bytes(share, f"{VERSIONS}/{version}.json")
+    try:
+        files = json.loads(raw)["files"] if raw is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return files if isinstance(files, dict) else None
+
+
+def _write_pointer(share, history):
+    upload_atomic(share, POINTER, Content.of_bytes(("\n".join(history) + "\n").encode()))
+
+
+def _ensure_bootstrap(share):
+    """Upload bootstrap.py when the share's copy differs (compared by content MD5, no download)."""
+    content = Content.of_file(_BOOTSTRAP_SOURCE)
+    if remote_md5(share, BOOTSTRAP) != content.md5:
+        upload_atomic(share, BOOTSTRAP, content)
+
+
+def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS):
+    """Publish `local_dir` as a version and make it active; a no-op when it is active already.
+
+    Returns {"version", "uploaded", "skipped", "deleted", "bytes"} (deleted: files the previous
+    version had that this one has not).
+    """
+    local_dir = Path(local_dir)
+    local = scan_tree(local_dir, workers)
+    if ENTRYPOINT not in local:
+        raise FileOperationError(f"{local_dir / ENTRYPOINT}: missing. Fix: restore it; the container's "
+                                 "start command runs it")
+    files = version_files(local)
+    version = version_id(files)
+    with share_errors(f"deploying {local_dir} to share '{share.share_name}'"):
+        history = read_history(share)
+        if not history:
+            ensure_directories(share, [ROOT, OBJECTS, VERSIONS])
+        _ensure_bootstrap(share)
+        if history and history[0] == version:
+            return _summary(version, files, uploaded={}, previous=files)
+        # Objects named by kept manifests are complete (a manifest is written after its objects);
+        # any other object may be a leftover of an interrupted deploy, so it is uploaded again.
+        kept = dict(zip(history, run_parallel(lambda v: read_manifest(share, v), history, workers),
+                        strict=True))
+        complete = {entry["sha256"] for manifest in kept.values() if manifest for entry in manifest.values()}
+        missing = {f.content.sha256: f.content for f in local.values() if f.content.sha256 not in complete}
+        total = Progress(sum(c.size for c in missing.values()), progress)
+        upload_many(share, [(f"{OBJECTS}/{sha}", c) for sha, c in missing.items()], workers, total)
+        if kept.get(version) is None:
+            manifest = {"version": version, "created": datetime.datetime.now(datetime.UTC).isoformat(),
+                        "files": files}
+            upload(share, f"{VERSIONS}/{version}.json",
+                   Content.of_bytes(json.dumps(manifest, indent=1, sort_keys=True).encode()))
+        new_history = [version, *(v for v in history if v != version)][:KEEP_VERSIONS]
+        _write_pointer(share, new_history)
+        previous = kept.get(history[0]) if history else None
+    _prune(share, new_history, {**kept, version: files})
+    return _summary(version, files, uploaded={sha: c.size for sha, c in missing.items()}, previous=previous)
+
+
+def _summary(version, files, uploaded, previous):
+    return {"version": version, "uploaded": len(uploaded),
+            "skipped": sum(1 for entry in files.values() if entry["sha256"] not in uploaded),
+            "deleted": len(set(previous or ()) - set(files)), "bytes": sum(uploaded.values())}
+
+
+def rollback(share):
+    """Make the previous version active again (the active one becomes the previous)."""
+    with share_errors(f"rolling back on share '{share.share_name}'"):
+        history = read_history(share)
+        if len(history) < 2:
+            raise ValidationError(f"share '{share.share_name}': no previous version to roll back to "
+                                  f"({len(history)} deployed). Fix: deploy twice before rolling back")
+        previous = history[1]
+        if read_manifest(share, previous) is None:
+            raise ValidationError(f"share '{share.share_name}': the previous version {previous} is "
+                                  "incomplete on the share. Fix: run 'az aitk-infer deploy' instead")
+        _write_pointer(share, [previous, history[0], *history[2:]])
+    return {"version": previous, "replaced": history[0]}
+
+
+def _prune(share, history, manifests):
+    """Remove manifests and objects no kept version needs, and leftovers of interrupted deploys.
+    Failures only warn: the next deploy prunes again."""
+    try:
+        with share_errors("pruning old versions"):
+            _delete_unlisted(share, VERSIONS, {f"{v}.json" for v in history})
+            if all(manifests.get(v) is not None for v in history):
+                used = {entry["sha256"] for v in history for entry in manifests[v].values()}
+                _delete_unlisted(share, OBJECTS, used)
+            leftovers = [f"{ROOT}/{e.name}" for e in share.list_directories_and_files(ROOT)
+                         if not e.is_directory and is_tmp_name(e.name)]
+            run_parallel(lambda path: delete_if_exists(share, path), leftovers, DEFAULT_WORKERS)
+    except AzCLIError as ex:
+        logger.warning("%s; old versions stay on the share until the next deploy", ex)
+
+
+def _delete_unlisted(share, directory, keep):
+    names = [e.name for e in share.list_directories_and_files(directory) if not e.is_directory]
+    run_parallel(lambda path: delete_if_exists(share, path),
+                 [f"{directory}/{n}" for n in names if n not in keep], DEFAULT_WORKERS)
