@@ -36,7 +36,8 @@ def load_arguments(loader, _):
                    help="Template parameters over infra/provision/inference.parameters.json: "
                         "name=value pairs, @file.json (ARM parameters file) or a JSON object. "
                         "Can be repeated.")
-        c.argument("deployment_name", options_list=["--deployment-name", "-n"],
+        # Not `deployment_name`: az's resource module gives that dest a generated default.
+        c.argument("arm_deployment_name", options_list=["--deployment-name", "-n"],
                    help="Name of the ARM deployment. Default: aitk-infer.")
         c.argument("yes", options_list=["--yes", "-y"], arg_type=flag,
                    help="Create a missing resource group without asking.")

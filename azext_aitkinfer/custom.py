@@ -12,9 +12,9 @@ def init(workspace=".", force=False):
 
 
 def provision(cmd, workspace=None, resource_group_name=None, location=None, parameters=None,
-              deployment_name=None, no_wait=False, yes=False):
+              arm_deployment_name=None, no_wait=False, yes=False):
     from .provision import provision as run
-    return run(cmd, workspace, resource_group_name, location, parameters, deployment_name,
+    return run(cmd, workspace, resource_group_name, location, parameters, arm_deployment_name,
                no_wait, yes)
 
 

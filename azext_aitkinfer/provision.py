@@ -28,9 +28,11 @@ def _subscription(cli_ctx, config, finetuning):
     return explicit or from_files or get_subscription_id(cli_ctx)
 
 
-def _resource_group(cli_ctx, resource_group, finetuning):
-    """-g, else the fine-tuning config, else `az configure --defaults group=`, else a prompt."""
+def _resource_group(cli_ctx, resource_group, finetuning, config):
+    """-g, else the fine-tuning config, else an earlier provision's config, else
+    `az configure --defaults group=`, else a prompt."""
     chosen = (resource_group or (finetuning or {}).get("RESOURCE_GROUP_NAME")
+              or (config.get("RESOURCE_GROUP_NAME") if config else None)
               or cli_ctx.config.get("defaults", "group", fallback=None))
     if chosen:
         return chosen
@@ -148,7 +150,7 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
             overrides[param] = value
     params = resolve(file_params, overrides, template, str(ws.root / PARAMETERS_REL))
     subscription = _subscription(cli_ctx, config, finetuning)
-    group = _resource_group(cli_ctx, resource_group, finetuning)
+    group = _resource_group(cli_ctx, resource_group, finetuning, config)
     name = deployment_name or DEFAULT_DEPLOYMENT_NAME
     if not re.fullmatch(r"[-\w.()]{1,64}", name):
         raise ValidationError(f"--deployment-name {name}: use 1-64 letters, digits, '-', '_', '.', "

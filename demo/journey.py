@@ -122,8 +122,10 @@ def up():
     env = localcloud_env()
     step("Installing the extension into az")
     wheel = sorted(REPO.glob(WHEEL_GLOB))[-1]
-    az("extension", "add", "--source", str(wheel), "--yes", "--upgrade", "--only-show-errors",
-       env=env)
+    # remove + add: --upgrade skips a rebuilt wheel of the same version.
+    subprocess.run([str(REPO / ".venv/bin/az"), "extension", "remove", "--name", "aitk-infer"],
+                   env=env, capture_output=True, check=False)
+    az("extension", "add", "--source", str(wheel), "--yes", "--only-show-errors", env=env)
     act_finetuning(env)
     step("az aitk-infer provision")
     az("aitk-infer", "provision", "-o", "table", env=env)
