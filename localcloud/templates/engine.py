@@ -51,13 +51,18 @@ class DeploymentScope:
 OnResource = Callable[[str, str], None]
 
 
-def validate_template(template: dict, parameters: dict, scope: DeploymentScope) -> None:
-    """ARM's preflight: template shape, expressions, parameter values, names, ids and dependencies."""
+def validate_template(template: dict, parameters: dict, scope: DeploymentScope) -> list[dict]:
+    """ARM's preflight: template shape, expressions, parameter values, names, ids and dependencies.
+
+    Returns the resources the deployment would touch, as ARM's `validatedResources` lists them.
+    """
     state = _state(template, parameters, scope, None)
     try:
-        _prepare(state)
+        resources = _prepare(state)
     except TemplateError as err:
         raise err.redacted(state.secrets()) from None
+    return [{"id": r.id, "type": r.type, "name": r.name, "apiVersion": r.api_version}
+            for r in resources if r.deployed]
 
 
 def run_deployment(template: dict, parameters: dict, scope: DeploymentScope,

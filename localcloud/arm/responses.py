@@ -1,0 +1,355 @@
+"""ARM over HTTP: routing of /subscriptions/..., /tenants, /providers to the models, in ARM's wire format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import json5
+from aiohttp import web
+
+from localcloud.arm.deployments import Deployments
+from localcloud.arm.exceptions import ArmError, invalid_request, missing_api_version, unauthenticated
+from localcloud.arm.ids import ResourceId, parse_provider_path, parse_resource_id
+from localcloud.arm.lro import RETRY_AFTER_SECONDS, Operations
+from localcloud.arm.models import ArmBackend
+from localcloud.identity.models import InvalidToken, TokenIssuer
+
+ARM_PREFIXES = ("subscriptions", "tenants", "providers", "metadata")
+logger = logging.getLogger(__name__)
+# A handler for paths ARM shares its /subscriptions prefix with (the Container Apps log stream).
+SideRoute = Callable[[web.Request, list[str]], Awaitable[web.StreamResponse] | None]
+
+
+@dataclass
+class Reply:
+    status: int
+    body: object = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def operation_name(method: str, path: str) -> str:
+    """A stable name per ARM operation for stats and faults, e.g. 'arm:PUT Microsoft.App/containerApps'."""
+    segments = [s for s in path.strip("/").split("/") if s]
+    lower = [s.lower() for s in segments]
+    if "operationstatuses" in lower or "operationresults" in lower:
+        return f"arm:{method} operationStatuses"
+    if "providers" in lower and len(lower) > 4 and lower[2] == "resourcegroups":
+        rest = segments[lower.index("providers") + 1 :]
+        names = [rest[0], *rest[1::2]]
+        return f"arm:{method} {'/'.join(names)}"
+    if len(lower) >= 3 and lower[2] == "resourcegroups":
+        return f"arm:{method} resourceGroups" + ("/resources" if lower[-1] == "resources" else "")
+    if "providers" in lower:
+        rest = segments[lower.index("providers") + 1 :]
+        return f"arm:{method} providers" + (f"/{rest[-1]}" if len(rest) > 1 else "")
+    return f"arm:{method} {segments[0] if segments else ''}".rstrip()
+
+
+class ArmRouter:
+    def __init__(
+        self,
+        backend: ArmBackend,
+        deployments: Deployments,
+        operations: Operations,
+        issuer: TokenIssuer,
+        side_route: SideRoute | None = None,
+    ):
+        self.side_route = side_route
+        self.backend = backend
+        self.deployments = deployments
+        self.operations = operations
+        self.issuer = issuer
+        self.base_url = backend.context.base_url
+
+    # -- entry point -----------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        segments = [s for s in request.path.strip("/").split("/") if s]
+        side = self.side_route(request, segments) if self.side_route else None
+        if side is not None:
+            return await side
+        try:
+            if segments[:2] == ["metadata", "endpoints"]:
+                return web.json_response(self._metadata())
+            self._authenticate(request)
+            if "api-version" not in request.query:
+                raise missing_api_version()
+            body = await _json_body(request)
+            loop = asyncio.get_running_loop()
+            # Models block (locks, processes, threads): keep them off the event loop.
+            reply = await loop.run_in_executor(
+                None, self._dispatch, request.method, segments, dict(request.query), body
+            )
+        except ArmError as exc:
+            reply = Reply(exc.status, {"error": exc.to_dict()})
+        except Exception:
+            logger.exception("ARM request %s %s failed", request.method, request.path)
+            reply = Reply(
+                500,
+                {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": "localcloud failed on this request; see its server.log.",
+                    }
+                },
+            )
+        headers = {"x-ms-request-id": request.headers.get("x-ms-client-request-id", ""), **reply.headers}
+        if reply.body is None:
+            return web.Response(status=reply.status, headers=headers)
+        return web.json_response(reply.body, status=reply.status, headers=headers)
+
+    def _authenticate(self, request: web.Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise unauthenticated(
+                "The request has no 'Authorization: Bearer <token>' header: run 'az login --identity' "
+                "with the local cloud's env file sourced."
+            )
+        try:
+            self.issuer.verify(token)
+        except InvalidToken as exc:
+            raise unauthenticated(f"The access token is not valid for this local cloud ({exc}).") from exc
+
+    def _metadata(self) -> dict:
+        return {
+            "name": "localcloud",
+            "resourceManager": f"{self.base_url}/",
+            "authentication": {
+                "loginEndpoint": self.base_url,
+                "audiences": ["https://management.core.windows.net/"],
+                "tenant": "common",
+                "identityProvider": "AAD",
+            },
+            "suffixes": {"storage": "localcloud.internal"},
+        }
+
+    # -- dispatch (worker thread) ----------------------------------------------------------------
+    def _dispatch(self, method: str, segments: list[str], query: dict, body) -> Reply:
+        lower = [s.lower() for s in segments]
+        version = query["api-version"]
+        if lower == ["tenants"]:
+            return Reply(200, {"value": self.backend.tenants()})
+        if lower == ["subscriptions"]:
+            return Reply(200, {"value": [self.backend.subscription(self.backend.context.subscription_id)]})
+        if lower[0] != "subscriptions":
+            raise ArmError(404, "NotFound", f"No ARM route for '/{'/'.join(segments)}'.")
+        sub = segments[1]
+        if len(lower) == 2 and method == "GET":
+            return Reply(200, self.backend.subscription(sub))
+        if lower[2:] == ["locations"]:
+            self.backend.check_subscription(sub)
+            return Reply(
+                200,
+                {
+                    "value": [
+                        {
+                            "name": self.backend.context.location,
+                            "displayName": self.backend.location_display(),
+                            "id": f"/subscriptions/{sub}/locations/{self.backend.context.location}",
+                        }
+                    ]
+                },
+            )
+        if len(lower) == 4 and lower[2] == "operationresults":
+            return self._operation_result(segments[3])
+        if lower[2] == "providers":
+            return self._subscription_provider(method, sub, segments[3:], body, version)
+        if lower[2] == "resourcegroups":
+            return self._resource_group(method, sub, segments[3:], body, version)
+        raise ArmError(404, "NotFound", f"No ARM route for '/{'/'.join(segments)}'.")
+
+    def _subscription_provider(self, method: str, sub: str, rest: list[str], body, version: str) -> Reply:
+        self.backend.check_subscription(sub)
+        lower = [s.lower() for s in rest]
+        if not rest:
+            return Reply(200, {"value": self.backend.providers()})
+        namespace = rest[0]
+        if len(rest) == 1:
+            return Reply(200, self.backend.provider(namespace))
+        if lower[1:] == ["register"] and method == "POST":
+            return Reply(200, self.backend.provider(namespace))
+        if len(lower) > 2 and lower[-2] == "operationstatuses":
+            return self._operation_status(rest[-1])
+        if len(lower) > 2 and lower[-2] in ("operationresults", "asyncoperations"):
+            return self._operation_result(rest[-1])
+        if lower[1:] == ["checknameavailability"] and method == "POST":
+            kind = self.backend.kind_of(f"{namespace}/storageAccounts", version)
+            return Reply(200, kind.check_name(str((body or {}).get("name", ""))))
+        if len(rest) == 2 and method == "GET":
+            return Reply(200, {"value": self.backend.list(f"{namespace}/{rest[1]}", None, sub, None, version)})
+        raise ArmError(404, "NotFound", f"No ARM route for provider path '{'/'.join(rest)}'.")
+
+    def _resource_group(self, method: str, sub: str, rest: list[str], body, version: str) -> Reply:
+        if not rest:
+            return Reply(200, {"value": self.backend.list_groups(sub)})
+        group, tail = rest[0], rest[1:]
+        lower = [s.lower() for s in tail]
+        if not tail:
+            return self._group_itself(method, sub, group, body)
+        if lower == ["resources"]:
+            return Reply(200, {"value": self.backend.list_group_resources(sub, group)})
+        if lower[0] != "providers":
+            raise ArmError(404, "NotFound", f"No ARM route under resource group '{group}' for '{'/'.join(tail)}'.")
+        if len(lower) >= 3 and lower[1:3] == ["microsoft.resources", "deployments"]:
+            return self._deployment(method, sub, group, tail[3:], body)
+        parsed = parse_provider_path(sub, group, tail[1:])
+        if parsed.resource is None:  # .../providers/{ns}/{type}: a collection in the group
+            return Reply(200, {"value": self.backend.list(f"{tail[1]}/{parsed.tail}", None, sub, group, version)})
+        if parsed.tail is None:
+            return self._resource(method, parsed.resource, body, version)
+        if method == "POST":
+            return Reply(200, self.backend.action(parsed.resource, parsed.tail, body, version))
+        if method == "GET":
+            child_type = f"{parsed.resource.type}/{parsed.tail}"
+            return Reply(200, {"value": self.backend.list(child_type, parsed.resource, sub, group, version)})
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '{'/'.join(tail)}'.")
+
+    def _group_itself(self, method: str, sub: str, group: str, body) -> Reply:
+        if method == "PUT":
+            view, created = self.backend.put_group(sub, group, body or {})
+            return Reply(201 if created else 200, view)
+        if method == "PATCH":
+            current = self.backend.get_group(sub, group)
+            view, _ = self.backend.put_group(sub, group, {**current, "tags": (body or {}).get("tags", current["tags"])})
+            return Reply(200, view)
+        if method == "HEAD":
+            try:
+                self.backend.get_group(sub, group)
+            except ArmError:
+                return Reply(404)
+            return Reply(204)
+        if method == "DELETE":
+            self.backend.delete_group(sub, group)
+            operation_id = self.operations.completed()
+            return Reply(202, None, self._location_headers(f"/subscriptions/{sub}/operationresults/{operation_id}"))
+        return Reply(200, self.backend.get_group(sub, group))
+
+    def _resource(self, method: str, rid: ResourceId, body, version: str) -> Reply:
+        kind = self.backend.kind_of(rid.type, version)
+        if method in ("PUT", "PATCH"):
+            view, created = self.backend.put(rid, body or {}, version, patch=method == "PATCH")
+            status = kind.created_status if created else 200
+            if kind.lro == "location":
+                return Reply(
+                    202,
+                    None,
+                    self._lro_headers(rid, self.operations.completed(str(rid)), version, "Location"),
+                )
+            if kind.lro == "async":
+                return Reply(
+                    status,
+                    view,
+                    self._lro_headers(rid, self.operations.completed(), version, "Azure-AsyncOperation"),
+                )
+            return Reply(status, view)
+        if method == "DELETE":
+            if not self.backend.delete(rid, version):
+                return Reply(204)
+            if kind.lro:
+                return Reply(
+                    202,
+                    None,
+                    self._lro_headers(rid, self.operations.completed(), version, "Azure-AsyncOperation", "Location"),
+                )
+            return Reply(200)
+        if method == "HEAD":
+            self.backend.get(rid, version)
+            return Reply(204)
+        return Reply(200, self.backend.get(rid, version))
+
+    def _deployment(self, method: str, sub: str, group: str, rest: list[str], body) -> Reply:
+        lower = [s.lower() for s in rest]
+        if not rest:
+            return Reply(200, {"value": self.deployments.list(sub, group)})
+        name = rest[0]
+        if lower[1:] == ["validate"] and method == "POST":
+            return Reply(200, self.deployments.validate(sub, group, name, body))
+        if lower[1:] == ["operations"]:
+            return Reply(200, {"value": self.deployments.list_operations(sub, group, name)})
+        if len(lower) == 3 and lower[1] == "operationstatuses":
+            reply = self._operation_status(rest[2])
+            if reply.body["status"] == "InProgress":
+                reply.body["status"] = "Running"
+            return reply
+        if len(rest) > 1:
+            raise invalid_request(f"The deployment operation '{'/'.join(rest[1:])}' is not emulated.")
+        if method == "PUT":
+            view, created, operation_id = self.deployments.create(sub, group, name, body)
+            path = (
+                f"/subscriptions/{sub}/resourcegroups/{group}/providers/Microsoft.Resources/deployments/{name}"
+                f"/operationStatuses/{operation_id}"
+            )
+            headers = {
+                "Azure-AsyncOperation": f"{self.base_url}{path}?api-version=2024-03-01",
+                "Retry-After": RETRY_AFTER_SECONDS,
+            }
+            return Reply(201 if created else 200, view, headers)
+        if method == "DELETE":
+            return Reply(202 if self.deployments.delete(sub, group, name) else 204)
+        if method == "HEAD":
+            self.deployments.get(sub, group, name)
+            return Reply(204)
+        return Reply(200, self.deployments.get(sub, group, name))
+
+    # -- long-running operations -----------------------------------------------------------------
+    def _lro_headers(self, rid: ResourceId, operation_id: str, version: str, *names: str) -> dict:
+        """Polling headers: a Location URL answers with the resource once done, a status URL with a status."""
+        base = (
+            f"{self.base_url}/subscriptions/{rid.subscription}/providers/{rid.namespace}/locations/"
+            f"{self.backend.context.location}"
+        )
+        urls = {
+            "Azure-AsyncOperation": f"{base}/operationStatuses/{operation_id}?api-version={version}",
+            "Location": f"{base}/operationResults/{operation_id}?api-version={version}",
+        }
+        return {**{name: urls[name] for name in names}, "Retry-After": RETRY_AFTER_SECONDS}
+
+    def _location_headers(self, path: str) -> dict:
+        return {
+            "Location": f"{self.base_url}{path}?api-version=2022-09-01",
+            "Retry-After": RETRY_AFTER_SECONDS,
+        }
+
+    def _operation_status(self, operation_id: str) -> Reply:
+        status = self.operations.status(operation_id)
+        if status is None:
+            raise ArmError(404, "OperationNotFound", f"The operation '{operation_id}' was not found.")
+        return Reply(200, {"id": operation_id, **status})
+
+    def _operation_result(self, operation_id: str) -> Reply:
+        status = self.operations.status(operation_id)
+        if status is None:
+            raise ArmError(404, "OperationNotFound", f"The operation '{operation_id}' was not found.")
+        if status["status"] == "InProgress":
+            return Reply(202, None, {"Retry-After": RETRY_AFTER_SECONDS})
+        resource_id = self.operations.resource_of(operation_id)
+        if resource_id is None:
+            return Reply(200)
+        return Reply(200, self.backend.get(parse_resource_id(resource_id)))
+
+
+async def _json_body(request: web.Request):
+    if not request.body_exists:
+        return None
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    # az sends deployments as JSONC (unquoted 'template' key, the template file verbatim with its comments);
+    # ARM accepts that, so parse it leniently.
+    try:
+        return json5.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_request(f"The request content is not valid JSON: {exc}.") from exc
+
+
+def add_routes(app: web.Application, router: ArmRouter) -> None:
+    for prefix in ARM_PREFIXES:
+        app.router.add_route("*", f"/{prefix}", router.handle)
+        app.router.add_route("*", f"/{prefix}/{{tail:.*}}", router.handle)

@@ -1,0 +1,1 @@
+"""Azure Files data plane (path-style): shares, directories, files, ranges, SharedKey auth."""

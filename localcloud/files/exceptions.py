@@ -1,0 +1,109 @@
+"""Azure Files errors, each carrying its wire status and error code."""
+
+from __future__ import annotations
+
+
+class FilesError(Exception):
+    status = 400
+    code = "InvalidInput"
+    default_message = "One of the request inputs is not valid."
+
+    def __init__(self, message: str | None = None, detail: str | None = None):
+        self.message = message or self.default_message
+        self.detail = detail  # AuthenticationErrorDetail, shown only for signature failures
+        super().__init__(self.message)
+
+
+class AccountNotFound(FilesError):
+    status, code = 404, "ResourceNotFound"
+    default_message = "The storage account does not exist."
+
+
+class ShareNotFound(FilesError):
+    status, code = 404, "ShareNotFound"
+    default_message = "The specified share does not exist."
+
+
+class ShareAlreadyExists(FilesError):
+    status, code = 409, "ShareAlreadyExists"
+    default_message = "The specified share already exists."
+
+
+class ParentNotFound(FilesError):
+    status, code = 404, "ParentNotFound"
+    default_message = "The specified parent path does not exist."
+
+
+class ResourceNotFound(FilesError):
+    status, code = 404, "ResourceNotFound"
+    default_message = "The specified resource does not exist."
+
+
+class ResourceAlreadyExists(FilesError):
+    status, code = 409, "ResourceAlreadyExists"
+    default_message = "The specified resource already exists."
+
+
+class ResourceTypeMismatch(FilesError):
+    status, code = 409, "ResourceTypeMismatch"
+    default_message = "The specified resource type does not match the type of the existing resource."
+
+
+class DirectoryNotEmpty(FilesError):
+    status, code = 409, "DirectoryNotEmpty"
+    default_message = "The specified directory is not empty."
+
+
+class InvalidResourceName(FilesError):
+    status, code = 400, "InvalidResourceName"
+    default_message = "The specifed resource name contains invalid characters."
+
+
+class InvalidHeaderValue(FilesError):
+    status, code = 400, "InvalidHeaderValue"
+    default_message = "The value for one of the HTTP headers is not in the correct format."
+
+
+class MissingRequiredHeader(FilesError):
+    status, code = 400, "MissingRequiredHeader"
+    default_message = "An HTTP header that's mandatory for this request is not specified."
+
+
+class MissingContentLengthHeader(FilesError):
+    status, code = 411, "MissingContentLengthHeader"
+    default_message = "The Content-Length header was not specified."
+
+
+class RequestBodyTooLarge(FilesError):
+    status, code = 413, "RequestBodyTooLarge"
+    default_message = "The request body is too large and exceeds the maximum permissible limit (4 MiB)."
+
+
+class InvalidRange(FilesError):
+    status, code = 416, "InvalidRange"
+    default_message = "The range specified is invalid for the current size of the resource."
+
+
+class Md5Mismatch(FilesError):
+    status, code = 400, "Md5Mismatch"
+    default_message = (
+        "The MD5 value specified in the request did not match with the MD5 value calculated by the server."
+    )
+
+
+class UnsupportedOperation(FilesError):
+    status, code = 400, "UnsupportedQueryParameter"
+    default_message = "This operation is not supported by localcloud's Azure Files."
+
+
+class NoAuthenticationInformation(FilesError):
+    status, code = 401, "NoAuthenticationInformation"
+    default_message = "Server failed to authenticate the request. No SharedKey Authorization header was sent."
+
+
+class AuthenticationFailed(FilesError):
+    status, code = 403, "AuthenticationFailed"
+    default_message = (
+        "Server failed to authenticate the request. Make sure the value of Authorization "
+        "header is formed correctly including the signature."
+    )

@@ -1,0 +1,67 @@
+"""start/stop of a second local cloud: state survives, replicas come back, nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from azure.mgmt.appcontainers import ContainerAppsAPIClient
+from conftest import build_environment, create_app, pid_of, run_localcloud, start_cloud, wait_ready
+
+from localcloud.cli import StartError, az_login
+from localcloud.state import StateDir
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_login_is_refused_without_identity_variables(tmp_path, monkeypatch):
+    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+    monkeypatch.delenv("IDENTITY_HEADER", raising=False)
+    with pytest.raises(StartError, match="IDENTITY_ENDPOINT and IDENTITY_HEADER"):
+        az_login(StateDir(tmp_path), {"LOCALCLOUD_URL": "https://127.0.0.1:1"})
+
+
+def test_env_file_sets_the_guard_and_leaves_the_extension_dir_alone(cloud):
+    text = (cloud.state / "env").read_text()
+    assert "AZURE_EXTENSION_DIR" not in text
+    for line in (
+        "export HTTPS_PROXY=http://127.0.0.1:9",
+        "export NO_PROXY=127.0.0.1,localhost",
+        "export AZURE_CORE_COLLECT_TELEMETRY=false",
+        f"export AZURE_CONFIG_DIR={cloud.state}/azure",
+    ):
+        assert line in text
+
+
+def test_stop_ends_everything_and_start_brings_state_and_replicas_back(tmp_path):
+    state = tmp_path / "cloud"
+    second = start_cloud(state)
+    try:
+        env = build_environment(second)
+        app = create_app(second.client(ContainerAppsAPIClient), env, "keeper")
+        fqdn = app.configuration.ingress.fqdn
+        wait_ready(second, fqdn)
+        replica_pid, server_port = pid_of(second, fqdn), int(second.url.rsplit(":", 1)[1])
+        app_port = int(fqdn.rsplit(":", 1)[1])
+        assert run_localcloud("stop", state).returncode == 0
+        assert not _alive(replica_pid)
+        assert not _listening(server_port) and not _listening(app_port)
+        assert not list((state / "pids").glob("*"))
+        second = start_cloud(state)
+        assert second.url.endswith(f":{server_port}")
+        wait_ready(second, fqdn)
+        assert pid_of(second, fqdn) != replica_pid
+    finally:
+        run_localcloud("stop", state)
