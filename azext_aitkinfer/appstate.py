@@ -3,6 +3,10 @@ from azure.cli.core.azclierror import ResourceNotFoundError
 
 from . import _client_factory as clients
 
+# The Microsoft.App API version of our template: the appcontainers SDK az ships (2022-10-01)
+# has no revision runningState, so revisions are read through the generic resources API.
+APP_API_VERSION = "2025-01-01"
+
 
 class App:
     """One container app in one subscription and resource group."""
@@ -10,6 +14,7 @@ class App:
     def __init__(self, cli_ctx, subscription, group, name):
         self.subscription, self.group, self.name = subscription, group, name
         self.client = clients.containerapps_client(cli_ctx, subscription)
+        self.resources = clients.resources_client(cli_ctx, subscription)
 
     def get(self):
         return self.client.container_apps.get(self.group, self.name)
@@ -22,9 +27,11 @@ class App:
         return revision
 
     def revision_state(self, revision):
-        rev = self.client.container_apps_revisions.get_revision(self.group, self.name, revision)
-        return {"runningState": rev.running_state, "healthState": rev.health_state,
-                "provisioningState": rev.provisioning_state, "replicas": rev.replicas}
+        revision_id = (f"/subscriptions/{self.subscription}/resourceGroups/{self.group}/providers/"
+                       f"Microsoft.App/containerApps/{self.name}/revisions/{revision}")
+        props = self.resources.get_by_id(revision_id, APP_API_VERSION).properties or {}
+        return {key: props.get(key) for key in ("runningState", "healthState",
+                                                 "provisioningState", "replicas")}
 
     def replicas(self, revision):
         listing = self.client.container_apps_revision_replicas.list_replicas(

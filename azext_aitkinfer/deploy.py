@@ -96,7 +96,7 @@ def _share(cli_ctx, config):
     storage = clients.storage_client(cli_ctx, subscription)
     properties = storage.storage_accounts.get_properties(group, account)
     # logging_enable=False: `az --debug` logs response bodies, and this one holds the key.
-    key = storage.storage_accounts.list_keys(group, account, logging_enable=False).keys[0].value
+    key = storage.storage_accounts.list_keys(group, account, logging_enable=False).keys_property[0].value
     return clients.share_client(properties.primary_endpoints.file, share, account, key)
 
 

@@ -26,21 +26,13 @@ def probe_ready(url, timeout=5.0, with_body=False):
 
 def live_state(cli_ctx, subscription, group, app_name):
     """The app's current FQDN and its latest revision's state, straight from ARM."""
-    from . import _client_factory as clients
-    client = clients.containerapps_client(cli_ctx, subscription)
-    app = client.container_apps.get(group, app_name)
-    revision_name = app.latest_revision_name
-    revision = client.container_apps_revisions.get_revision(group, app_name, revision_name) \
-        if revision_name else None
-    return {
-        "fqdn": app.configuration.ingress.fqdn if app.configuration and app.configuration.ingress
-        else None,
-        "latestRevision": revision_name,
-        "provisioningState": getattr(revision, "provisioning_state", None),
-        "runningState": getattr(revision, "running_state", None),
-        "healthState": getattr(revision, "health_state", None),
-        "replicas": getattr(revision, "replicas", None),
-    }
+    from .appstate import App
+    app = App(cli_ctx, subscription, group, app_name)
+    resource = app.get()
+    ingress = resource.configuration.ingress if resource.configuration else None
+    revision = resource.latest_revision_name
+    return {"fqdn": ingress.fqdn if ingress else None, "latestRevision": revision,
+            **(app.revision_state(revision) if revision else {})}
 
 
 def show_endpoint(cli_ctx, workspace, live=False):

@@ -96,7 +96,7 @@ def _kept_workload_profiles(cli_ctx, subscription, before, template, params):
     if "existingWorkloadProfiles" not in (template.get("parameters") or {}) or \
             "existingWorkloadProfiles" in params:
         return None
-    environments = [(rid, n) for rid, (t, n, existed) in before.items()
+    environments = [rid for rid, (t, _, existed) in before.items()
                     if existed and t.lower() == "microsoft.app/managedenvironments"]
     if not environments:
         return None
@@ -104,17 +104,18 @@ def _kept_workload_profiles(cli_ctx, subscription, before, template, params):
         template["parameters"].get("gpuProfileType", {}).get("defaultValue")
     ours = {"Consumption", (template.get("variables", {}).get("gpuProfiles", {})
                             .get(gpu_type, {}).get("workloadProfile", {}).get("name"))}
-    group = environments[0][0].split("/resourceGroups/", 1)[1].split("/", 1)[0]
-    environment = clients.containerapps_client(cli_ctx, subscription).managed_environments.get(
-        group, environments[0][1])
+    # Generic GET at the template's API version: the appcontainers SDK az ships predates
+    # workload profile names.
+    env_id = environments[0]
+    api = next(r["apiVersion"] for r in template["resources"]
+               if r.get("type", "").lower() == "microsoft.app/managedenvironments")
+    environment = clients.resources_client(cli_ctx, subscription).get_by_id(env_id, api)
     kept = []
-    for profile in environment.workload_profiles or []:
-        if profile.name in ours:
+    for profile in (environment.properties or {}).get("workloadProfiles") or []:
+        if profile.get("name") in ours:
             continue
-        entry = {"name": profile.name, "workloadProfileType": profile.workload_profile_type}
-        if profile.minimum_count is not None:
-            entry.update(minimumCount=profile.minimum_count, maximumCount=profile.maximum_count)
-        kept.append(entry)
+        kept.append({k: profile[k] for k in ("name", "workloadProfileType", "minimumCount",
+                                             "maximumCount") if k in profile})
     return kept
 
 

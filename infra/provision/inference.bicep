@@ -271,8 +271,10 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
               mountPath: shareMountPath
             }
           ]
-          // Consumption profiles get no default probes. /health answers once the server
-          // listens (after any first-start pip install); /ready once the model is loaded.
+          // Consumption profiles get no default probes. /health answers as soon as the server
+          // listens (the model loads in the background), so startup only has to cover a
+          // first-start pip install (about 5 minutes here) and a fast start is seen within 10 s;
+          // /ready (readiness) says when the model is loaded and warmed.
           probes: [
             {
               type: 'Startup'
@@ -281,8 +283,8 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
                 port: serverPort
                 scheme: 'HTTP'
               }
-              initialDelaySeconds: 60
-              periodSeconds: 120
+              initialDelaySeconds: 10
+              periodSeconds: 30
               timeoutSeconds: 5
               failureThreshold: 10
             }

@@ -138,10 +138,13 @@ def test_probes_check_health_and_readiness_on_the_server_port(container):
     assert all(p["httpGet"]["port"] == SERVER_PORT for p in probes.values())
 
 
-def test_startup_probe_allows_about_twenty_minutes_within_the_apis_limits(container):
+def test_startup_probe_covers_a_first_pip_install_yet_sees_a_fast_start_soon(container):
+    # /health answers before the model loads (readiness covers the load), so startup only has to
+    # outlast a first-start pip install; the original probed / with a 20-minute budget instead.
     (startup,) = [p for p in container["probes"] if p["type"] == "Startup"]
     budget = startup["initialDelaySeconds"] + startup["periodSeconds"] * startup["failureThreshold"]
-    assert budget >= 20 * 60
+    assert budget >= 5 * 60
+    assert startup["initialDelaySeconds"] <= 10
     # Limits stated in the Microsoft.App 2025-01-01 ContainerAppProbe schema.
     assert startup["initialDelaySeconds"] <= 60
     assert startup["periodSeconds"] <= 240
