@@ -87,6 +87,7 @@ def act_finetuning(env):
     az("group", "create", "--name", GROUP, "--location", LOCATION, "-o", "none", env=env)
     outputs = json.loads(az("deployment", "group", "create", "-g", GROUP, "-n", "finetuning",
                             "--template-file", str(finetuning_template()),
+                            "--parameters", "defaultCommands=[]",
                             "--query", "properties.outputs", "-o", "json", env=env, capture=True))
     config = {k: v["value"] for k, v in outputs.items()}
     config_path.write_text(json.dumps(config, indent=2) + "\n")

@@ -1,0 +1,144 @@
+"""A local cloud for tests: started in a temporary state directory, driven through the real az
+(with DIR/env, exactly as a shell has it after `source DIR/env`) and the real SDKs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from azure.core.credentials import AccessToken
+
+REPO = Path(__file__).resolve().parents[1]
+AZ = Path(sys.executable).with_name("az")
+ARM_SCOPE = "https://management.core.windows.net/.default"
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    variables = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            # Expanded as the shell would (the file extends PATH with "$PATH").
+            variables[name] = os.path.expandvars(shlex.split(value)[0]) if value else ""
+    return variables
+
+
+def run_localcloud(command: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    # Start must do its own login: nothing identity-related may leak in from the caller.
+    env = {k: v for k, v in os.environ.items() if k not in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "localcloud", command, "--state", str(state)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class LocalCloudCredential:
+    """A TokenCredential for the SDKs: the managed identity protocol against the local cloud, like az uses."""
+
+    def __init__(self, env: dict[str, str]):
+        self._env = env
+
+    def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+        resource = scopes[0].removesuffix(".default") if scopes else "https://management.core.windows.net/"
+        reply = requests.get(
+            self._env["IDENTITY_ENDPOINT"],
+            params={"api-version": "2019-08-01", "resource": resource},
+            headers={"X-IDENTITY-HEADER": self._env["IDENTITY_HEADER"]},
+            verify=self._env["REQUESTS_CA_BUNDLE"],
+            timeout=10,
+            proxies={},
+        )
+        reply.raise_for_status()
+        body = reply.json()
+        return AccessToken(body["access_token"], int(body["expires_on"]))
+
+
+@dataclass
+class Cloud:
+    state: Path
+    env: dict[str, str]  # os.environ plus DIR/env: what a shell has after `source DIR/env`
+
+    @property
+    def url(self) -> str:
+        return self.env["LOCALCLOUD_URL"]
+
+    @property
+    def ca(self) -> str:
+        return self.env["REQUESTS_CA_BUNDLE"]
+
+    @property
+    def subscription_id(self) -> str:
+        return json.loads((self.state / "state.json").read_text())["cloud"]["subscriptionId"]
+
+    def az(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(AZ), *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"az {' '.join(args[:3])} failed ({result.returncode}): {result.stderr[-2000:]}")
+        return result
+
+    def az_json(self, *args: str):
+        return json.loads(self.az(*args, "-o", "json").stdout or "null")
+
+    def client(self, client_class, **kwargs):
+        return client_class(
+            LocalCloudCredential(self.env),
+            self.subscription_id,
+            base_url=self.url,
+            credential_scopes=[ARM_SCOPE],
+            connection_verify=self.ca,
+            **kwargs,
+        )
+
+    def control(self, method: str, name: str, body=None) -> requests.Response:
+        return requests.request(
+            method, f"{self.url}/_localcloud/{name}", json=body, verify=self.ca, timeout=10, proxies={}
+        )
+
+    def https_get(self, url: str, **kwargs) -> requests.Response:
+        return requests.get(url, verify=self.ca, timeout=kwargs.pop("timeout", 10), proxies={}, **kwargs)
+
+
+def start_cloud(state: Path) -> Cloud:
+    result = run_localcloud("start", state)
+    if result.returncode != 0:
+        run_localcloud("stop", state)
+        pytest.fail(f"localcloud start failed: {result.stderr[-2000:]}")
+    env_vars = parse_env_file(state / "env")
+    clouds = state / "azure" / "clouds.config"
+    # Before any az call of ours: without these, `az` could fall back to a real Azure address.
+    missing = [
+        k for k in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_CONFIG_DIR", "HTTPS_PROXY") if not env_vars.get(k)
+    ]
+    if missing or not clouds.exists() or "localcloud" not in clouds.read_text():
+        run_localcloud("stop", state)
+        pytest.fail(f"refusing to use the local cloud: env lacks {missing} or the cloud is not registered")
+    env = {**os.environ, **env_vars}
+    env.pop("MSI_ENDPOINT", None)
+    return Cloud(state, env)
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"

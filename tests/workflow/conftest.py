@@ -1,0 +1,88 @@
+"""The product's commands through the real az against one local cloud, in a project folder made
+by `az aitk-infer init`, with a tiny base model and an adapter trained to say a fixed phrase."""
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from tests.cloud import REPO, Cloud, run_localcloud, start_cloud
+from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter
+
+BASE_NAME = "tiny-org/tiny-chat"  # the adapter's base_model_name_or_path, as a hub id
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory):
+    state = tmp_path_factory.mktemp("workflow-cloud")
+    started = start_cloud(state)
+    # The extension `make test` installed lives beside the venv, not in this cloud's config dir.
+    started.env.setdefault("AZURE_EXTENSION_DIR", str(REPO / ".venv" / "az-extensions"))
+    started.env["AITK_BOOTSTRAP_PAUSE_S"] = "1"
+    try:
+        yield started
+    finally:
+        run_localcloud("stop", state)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    """A tiny base and an adapter that answers PHRASE, as a user has them after fine-tuning."""
+    root = tmp_path_factory.mktemp("models")
+    build_base(root / "base")
+    train_adapter(root / "base", root / "adapter")
+    edit_adapter_config(root / "adapter", base_model_name_or_path=BASE_NAME)
+    return root
+
+
+def init_project(cloud: Cloud, folder):
+    result = cloud.az("aitk-infer", "init", "--workspace", str(folder), "-o", "none")
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+class Project:
+    """A project folder and the az commands a user types in it."""
+
+    def __init__(self, cloud: Cloud, root):
+        self.cloud, self.root = cloud, root
+
+    def az(self, *args, check=True, timeout=300):
+        result = subprocess.run([str(REPO / ".venv" / "bin" / "az"), *args], cwd=self.root,
+                                env=self.cloud.env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"az {' '.join(args[:3])} failed ({result.returncode}): "
+                                 f"{result.stderr[-3000:]}")
+        return result
+
+    def az_json(self, *args, **kwargs):
+        return json.loads(self.az(*args, "-o", "json", "--only-show-errors", **kwargs).stdout)
+
+    @property
+    def config(self):
+        return json.loads((self.root / "infra" / "inference.config.json").read_text())
+
+    def config_bytes(self):
+        path = self.root / "infra" / "inference.config.json"
+        return path.read_bytes() if path.exists() else None
+
+
+@pytest.fixture
+def new_project(cloud, tmp_path):
+    return Project(cloud, init_project(cloud, tmp_path / "project"))
+
+
+@pytest.fixture(scope="session")
+def served(cloud, models, tmp_path_factory):
+    """One provisioned and deployed app shared by the tests that only read or redeploy it."""
+    project = Project(cloud, init_project(cloud, tmp_path_factory.mktemp("served") / "project"))
+    project.az("aitk-infer", "provision", "-g", "rg-served", "-l", "westus3", "--yes", "-o", "none")
+    project.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
+               "--base-model-dir", str(models / "base"), "--timeout", "240", "-o", "none")
+    return project
+
+
+def copy_tree(source, target):
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
