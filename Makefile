@@ -12,7 +12,7 @@ export AZURE_CORE_COLLECT_TELEMETRY := false
 export AZURE_CONFIG_DIR := $(CURDIR)/$(VENV)/azure-config
 PYTEST_ARGS ?=
 
-.PHONY: test lint wheel extension venv clean
+.PHONY: test lint wheel extension venv clean browser
 
 venv: $(VENV)/.installed
 
@@ -37,10 +37,16 @@ $(VENV)/.extension: $(WHEEL)
 
 extension: $(VENV)/.extension
 
+# Debian's Chromium and its driver, for the browser check (no browser download at test time).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  echo "==> installing chromium and chromium-driver (Debian packages)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: lint extension
+test: lint extension browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 clean:

@@ -1,7 +1,6 @@
 """The product's commands through the real az against one local cloud, in a project folder made
 by `az aitk-infer init`, with a tiny base model and an adapter trained to say a fixed phrase."""
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -80,9 +79,3 @@ def served(cloud, models, tmp_path_factory):
     project.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
                "--base-model-dir", str(models / "base"), "--timeout", "240", "-o", "none")
     return project
-
-
-def copy_tree(source, target):
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
-
