@@ -317,7 +317,9 @@ class ArmRouter:
         status = self.operations.status(operation_id)
         if status is None:
             raise ArmError(404, "OperationNotFound", f"The operation '{operation_id}' was not found.")
-        return Reply(200, {"id": operation_id, **status})
+        # While running, say when to ask again: without it the SDK pollers wait 30 s.
+        headers = {"Retry-After": RETRY_AFTER_SECONDS} if status["status"] == "InProgress" else {}
+        return Reply(200, {"id": operation_id, **status}, headers)
 
     def _operation_result(self, operation_id: str) -> Reply:
         status = self.operations.status(operation_id)
