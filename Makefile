@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt
 	@echo "==> installing pinned tools into $(VENV) (first time: a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --progress-bar off pip==25.2
-	$(PY) -m pip install --progress-bar off -r requirements-dev.txt -r inference_src/requirements.txt
+	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt -r inference_src/requirements.txt
 	touch $@
 
 $(WHEEL): venv setup.py HISTORY.rst $(shell find azext_aitkinfer infra/provision inference_src -type f -not -path '*/__pycache__/*' 2>/dev/null)

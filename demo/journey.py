@@ -163,13 +163,15 @@ def act_finetuning(env):
             "--only-show-errors",
         ],
         upload_env,
+        capture=True,  # az draws a progress bar per file even off a terminal
     )
     marker.write_text("ok\n")
     return config
 
 
-def chat(endpoint):
+def chat(endpoint, ca):
     from openai import OpenAI
+    os.environ["SSL_CERT_FILE"] = ca  # the local cloud's CA, for the openai client's TLS
 
     client = OpenAI(base_url=f"{endpoint}/v1", api_key="unused")
     model = client.models.list().data[0].id
@@ -204,7 +206,7 @@ def up():
     step("az aitk-infer show-endpoint")
     endpoint = az("aitk-infer", "show-endpoint", "--query", "endpoint", "-o", "tsv", env=env, capture=True).strip()
     print(endpoint)
-    model, answer = chat(endpoint)
+    model, answer = chat(endpoint, env["REQUESTS_CA_BUNDLE"])
     ca = env["REQUESTS_CA_BUNDLE"]
     print(f"""
 ==> The endpoint is serving {model} (deploy to ready: {deploy_seconds:.0f} s)

@@ -273,7 +273,8 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
           ]
           // Consumption profiles get no default probes. /health answers as soon as the server
           // listens (the model loads in the background), so startup only has to cover a
-          // first-start pip install (about 5 minutes here) and a fast start is seen within 10 s;
+          // first-start pip install (about 5 minutes here); the first check comes when the
+          // imports of a normal start are done;
           // /ready (readiness) says when the model is loaded and warmed.
           probes: [
             {
@@ -283,7 +284,7 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
                 port: serverPort
                 scheme: 'HTTP'
               }
-              initialDelaySeconds: 10
+              initialDelaySeconds: 20
               periodSeconds: 30
               timeoutSeconds: 5
               failureThreshold: 10
