@@ -1,5 +1,7 @@
 """The user's journey end to end on the local cloud: provision -> deploy (code, base model,
 adapter) -> show-endpoint -> chat through the openai client -> change code -> deploy -> new code."""
+import time
+
 import httpx
 import pytest
 from openai import OpenAI
@@ -13,6 +15,16 @@ def endpoint_of(project):
 
 def served_version(project):
     return httpx.get(f"{endpoint_of(project)}/health", verify=project.cloud.ca, timeout=10).json()["version"]
+
+
+def wait_ready(project, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = project.az_json("aitk-infer", "show-endpoint", "--live")
+        if live["ready"]:
+            return live
+        time.sleep(2)
+    raise AssertionError(f"not ready after {timeout} s: {live}")
 
 
 def test_chat_at_the_printed_endpoint_shows_the_adapters_effect(served):
@@ -44,10 +56,17 @@ def test_changed_code_is_served_after_the_next_deploy(served, tmp_path):
 
 def test_a_redeploy_of_unchanged_code_and_models_uploads_nothing(served, models):
     summary = served.az_json("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
-                             "--base-model-dir", str(models / "base"), "--no-wait")
+                             "--base-model-dir", str(models / "base"), "--timeout", "240")
     assert summary["code"]["bytes"] == 0 and summary["code"]["uploaded"] == 0
     assert all(m["bytes"] == 0 and m["uploaded"] == 0 for m in summary["models"])
-    assert summary["restarted"] is True and "ready" not in summary
+    assert summary["restarted"] is True and summary["ready"] is True
+
+
+def test_no_wait_restarts_and_returns_without_waiting(served):
+    result = served.az("aitk-infer", "deploy", "--no-wait", "--only-show-errors")
+    assert result.returncode == 0 and result.stdout == ""  # az prints nothing for --no-wait
+    live = wait_ready(served)
+    assert live["ready"] is True and live["runningState"] == "Running"
 
 
 @pytest.mark.parametrize("flag", ["--no-restart"])
