@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STATE = REPO / ".localcloud"
+# AITK_DEMO_STATE: another state folder (the make-down test uses one of its own).
+STATE = Path(os.environ.get("AITK_DEMO_STATE", REPO / ".localcloud"))
 ASSETS = REPO / ".cache" / "demo-assets"
 WHEEL_GLOB = "dist/aitk_infer-*-py3-none-any.whl"
 GROUP, LOCATION = "aitk-demo-rg", "westus3"
