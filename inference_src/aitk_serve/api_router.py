@@ -49,8 +49,9 @@ def build_router(state: ServerState, service: ChatService, metrics: Metrics) -> 
     async def ready() -> JSONResponse:
         if state.status == "ready":
             return JSONResponse({"status": "ready", "model": state.describe(), "version": version})
-        return JSONResponse({"status": state.status, "reason": state.reason or "loading", "version": version},
-                            status_code=503)
+        return JSONResponse(
+            {"status": state.status, "reason": state.reason or "loading", "version": version}, status_code=503
+        )
 
     @router.get("/metrics")
     async def prometheus_metrics() -> Response:
@@ -66,9 +67,7 @@ def build_router(state: ServerState, service: ChatService, metrics: Metrics) -> 
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         result = await service.chat(body, request.is_disconnected)
         if hasattr(result, "__aiter__"):
-            return StreamingResponse(
-                result, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-            )
+            return StreamingResponse(result, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         return result
 
     router.include_router(v1)

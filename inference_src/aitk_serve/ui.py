@@ -1,0 +1,78 @@
+"""The Gradio chat page: another client of the same ChatService and engine as the HTTP API."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .errors import ApiError
+from .protocol import ChatCompletionRequest
+from .serving import ChatService
+from .state import ServerState
+
+
+def _history_messages(history: list[dict]) -> list[dict]:
+    """Gradio's OpenAI-style history, keeping text turns only (files and components have no tokens here)."""
+    messages = []
+    for turn in history:
+        content = turn.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        if isinstance(content, str) and turn.get("role") in ("user", "assistant"):
+            messages.append({"role": turn["role"], "content": content})
+    return messages
+
+
+def build_ui(state: ServerState, service: ChatService) -> gr.Blocks:
+    settings = state.settings
+
+    async def chat(
+        message: str,
+        history: list[dict],
+        system_prompt: str,
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+    ):
+        system = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+        try:
+            request = ChatCompletionRequest(
+                messages=system + _history_messages(history) + [{"role": "user", "content": message}],
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=int(max_tokens),
+                stream=True,
+            )
+            gen = service.start(request)
+        except ApiError as exc:
+            yield f"**Error:** {exc.message}"
+            return
+        text = ""
+        try:
+            async for delta in gen.deltas():
+                text += delta.text
+                yield text
+        finally:
+            service.finish(gen)
+
+    with gr.Blocks(title="aitk-infer chat") as page:
+        # A callable value is evaluated on every page load, so the header shows what is loaded now.
+        gr.Markdown(lambda: f"### aitk-infer chat\n{state.describe()}")
+        gr.ChatInterface(
+            chat,
+            additional_inputs=[
+                gr.Textbox(label="System prompt", value="", lines=2),
+                gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature"),
+                gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p"),
+                gr.Slider(
+                    1,
+                    settings.max_new_tokens,
+                    value=min(256, settings.max_new_tokens),
+                    step=1,
+                    label="Max new tokens",
+                ),
+            ],
+            additional_inputs_accordion=gr.Accordion("Generation settings", open=False),
+            concurrency_limit=settings.max_batch_size,
+            api_name="chat",
+        )
+    return page
