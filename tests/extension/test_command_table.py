@@ -2,30 +2,14 @@
 cannot run offline)."""
 import argparse
 import shlex
-from types import SimpleNamespace
 
 import pytest
 import yaml
-from azure.cli.core.mock import DummyCli
 from knack.help_files import helps
 
-from azext_aitkinfer import AitkInferCommandsLoader
+from tests.extension.command_table import load_commands
 
-
-def _load_commands():
-    cli = DummyCli()
-    loader = AitkInferCommandsLoader(cli_ctx=cli)
-    loader.load_command_table(None)
-    for name in list(loader.command_table):
-        cli.invocation = SimpleNamespace(data={"command_string": name}, commands_loader=loader)
-        loader.command_name = name
-        loader.command_table[name].load_arguments()
-        loader.load_arguments(name)
-        loader._update_command_definitions()
-    return loader.command_table
-
-
-COMMANDS = _load_commands()
+COMMANDS = load_commands()
 
 
 def _user_arguments(command):
