@@ -2,8 +2,14 @@
 
 
 def _mgmt(cli_ctx, resource_type, subscription_id):
+    from azure.cli.core._profile import Profile
     from azure.cli.core.commands.client_factory import get_mgmt_service_client
-    return get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription_id)
+
+    from .token_retry import RetryingCredential
+    credential, subscription_id, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(
+        subscription_id=subscription_id or cli_ctx.data.get("subscription_id"))
+    return get_mgmt_service_client(cli_ctx, resource_type, subscription_id=subscription_id,
+                                   credential=RetryingCredential(credential))
 
 
 def resource_groups_client(cli_ctx, subscription_id):

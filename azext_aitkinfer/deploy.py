@@ -134,7 +134,8 @@ def deploy(cmd, workspace, request):
     from .appstate import App
     from .arm_errors import arm_error
     from .codeversions import deploy_code, rollback
-    from .filesync import sync_folder
+    from .filesync import check_folder, sync_folder
+    from .safetensors_check import check_safetensors
 
     cli_ctx = cmd.cli_ctx
     config = workspace.read_config()
@@ -157,6 +158,10 @@ def deploy(cmd, workspace, request):
         adapter_config = _check_adapter(_local_folder(request.adapter_dir, "--adapter-dir"))
     if request.base_model_dir:
         _check_base_model(_local_folder(request.base_model_dir, "--base-model-dir"))
+    for folder, flag in ((request.adapter_dir, "--adapter-dir"), (request.base_model_dir, "--base-model-dir")):
+        if folder:
+            check_folder(Path(folder).expanduser())
+            check_safetensors(Path(folder).expanduser(), flag)
 
     progress = _Progress(cli_ctx)
     summary = {"app": app_name, "resourceGroup": group}

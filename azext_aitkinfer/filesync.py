@@ -188,6 +188,13 @@ def _walk(root, rules):
                                    root / relpath)
 
 
+def check_folder(root):
+    """What sync_folder refuses in a local folder (links leaving it, names Azure Files forbids),
+    found without hashing, so a command can refuse it before its first request."""
+    root = Path(root)
+    _check_azure_names(root, dict(_walk(root, IgnoreRules.for_folder(root))))
+
+
 def scan_tree(root, workers=DEFAULT_WORKERS):
     """{relpath: LocalFile} for the folder, ignores applied, hashed in parallel (hashlib frees the GIL)."""
     root = Path(root)

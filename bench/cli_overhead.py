@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/cli_overhead.py [--runs 15]
 """
+
 import argparse
 import json
 import statistics
@@ -32,8 +33,9 @@ def main():
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "infra").mkdir()
-        (Path(folder) / "infra" / "inference.config.json").write_text(json.dumps(
-            {"ACA_APP_ENDPOINT": "app.example.io", "ACA_APP_NAME": "app"}))
+        (Path(folder) / "infra" / "inference.config.json").write_text(
+            json.dumps({"ACA_APP_ENDPOINT": "app.example.io", "ACA_APP_NAME": "app"})
+        )
         # Interleave warm-up of both so file caches treat them alike.
         _median_seconds(["version"], folder, 2)
         _median_seconds(["aitk-infer", "show-endpoint"], folder, 2)

@@ -9,6 +9,7 @@ change = that file + manifest (+ pointer); 300 MB wall-time ratio <= 1.0.
 
     .venv/bin/python bench/sync.py [--model-mb 300]
 """
+
 import argparse
 import json
 import os
@@ -50,8 +51,9 @@ def env_of(state):
 
 
 def az(env, *args):
-    result = subprocess.run([str(AZ), *args, "--only-show-errors"], env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [str(AZ), *args, "--only-show-errors"], env=env, capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
         raise SystemExit(f"az {' '.join(args[:3])} failed: {result.stderr.strip()[-500:]}")
     return result.stdout.strip()
@@ -62,8 +64,7 @@ class Cloud:
         self.env, self.url, self.ca = env, env["LOCALCLOUD_URL"], env["REQUESTS_CA_BUNDLE"]
 
     def stats(self, method="GET"):
-        reply = requests.request(method, f"{self.url}/_localcloud/stats", verify=self.ca, timeout=10,
-                                 proxies={})
+        reply = requests.request(method, f"{self.url}/_localcloud/stats", verify=self.ca, timeout=10, proxies={})
         reply.raise_for_status()
         return reply.json()
 
@@ -78,8 +79,12 @@ class Cloud:
         time.sleep(0.2)  # the server counts a streamed response after its last byte
         operations = self.stats()["operations"]
         files = {k: v for k, v in operations.items() if k.startswith("files:")}
-        return (files.get(RANGE_OP, {}).get("bytesIn", 0), sum(v["count"] for v in files.values()), seconds,
-                result.stdout)
+        return (
+            files.get(RANGE_OP, {}).get("bytesIn", 0),
+            sum(v["count"] for v in files.values()),
+            seconds,
+            result.stdout,
+        )
 
 
 def prepare_sources(folder, model_mb):
@@ -104,49 +109,93 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         state = scratch / "cloud"
-        start = subprocess.run([sys.executable, "-m", "localcloud", "start", "--state", str(state)], cwd=REPO,
-                               capture_output=True, text=True, timeout=180)
+        start = subprocess.run(
+            [sys.executable, "-m", "localcloud", "start", "--state", str(state)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         if start.returncode != 0:
             raise SystemExit(f"localcloud start failed: {start.stderr.strip()[-800:]}")
         try:
             run(Cloud(env_of(state)), scratch, model_mb)
         finally:
-            subprocess.run([sys.executable, "-m", "localcloud", "stop", "--state", str(state)], cwd=REPO,
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                [sys.executable, "-m", "localcloud", "stop", "--state", str(state)],
+                cwd=REPO,
+                capture_output=True,
+                timeout=120,
+            )
 
 
 def run(cloud, scratch, model_mb):
     env = cloud.env
     az(env, "group", "create", "-n", GROUP, "-l", "eastus", "-o", "none")
-    az(env, "storage", "account", "create", "-n", ACCOUNT, "-g", GROUP, "-l", "eastus",
-       "--sku", "Standard_LRS", "-o", "none")
+    az(
+        env,
+        "storage",
+        "account",
+        "create",
+        "-n",
+        ACCOUNT,
+        "-g",
+        GROUP,
+        "-l",
+        "eastus",
+        "--sku",
+        "Standard_LRS",
+        "-o",
+        "none",
+    )
     for share in (OURS_SHARE, BATCH_SHARE):
-        az(env, "storage", "share-rm", "create", "--storage-account", ACCOUNT, "-g", GROUP, "-n", share,
-           "-o", "none")
-    key = az(env, "storage", "account", "keys", "list", "-g", GROUP, "-n", ACCOUNT, "--query", "[0].value",
-             "-o", "tsv")
+        az(env, "storage", "share-rm", "create", "--storage-account", ACCOUNT, "-g", GROUP, "-n", share, "-o", "none")
+    key = az(env, "storage", "account", "keys", "list", "-g", GROUP, "-n", ACCOUNT, "--query", "[0].value", "-o", "tsv")
     account_url = f"{cloud.url}/{ACCOUNT}"
-    batch_env = {**env, "AZURE_STORAGE_CONNECTION_STRING":
-                 f"DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={key};FileEndpoint={account_url}"}
+    batch_env = {
+        **env,
+        "AZURE_STORAGE_CONNECTION_STRING": (
+            f"DefaultEndpointsProtocol=https;AccountName={ACCOUNT};AccountKey={key};FileEndpoint={account_url}"
+        ),
+    }
     code, model = prepare_sources(scratch, model_mb)
     ours_env = {**env, "PYTHONPATH": str(REPO)}
 
     def ours(kind, source):
-        return cloud.measure([sys.executable, "-c", OURS, account_url, OURS_SHARE, key, cloud.ca, kind,
-                              str(source)], ours_env)
+        return cloud.measure(
+            [sys.executable, "-c", OURS, account_url, OURS_SHARE, key, cloud.ca, kind, str(source)], ours_env
+        )
 
     def batch(source, remote):
-        return cloud.measure([str(AZ), "storage", "file", "upload-batch", "--destination", BATCH_SHARE,
-                              "--source", str(source), "--destination-path", remote, "--max-connections", "8",
-                              "--only-show-errors", "-o", "none"], batch_env)
+        return cloud.measure(
+            [
+                str(AZ),
+                "storage",
+                "file",
+                "upload-batch",
+                "--destination",
+                BATCH_SHARE,
+                "--source",
+                str(source),
+                "--destination-path",
+                remote,
+                "--max-connections",
+                "8",
+                "--only-show-errors",
+                "-o",
+                "none",
+            ],
+            batch_env,
+        )
 
     startup = cloud.measure([str(AZ), "version", "-o", "none"], env)[2]
-    rows = [("first upload of inference_src/", ours("code", code), batch(code, "inference_src")),
-            ("no-op redeploy", ours("code", code), batch(code, "inference_src"))]
+    rows = [
+        ("first upload of inference_src/", ours("code", code), batch(code, "inference_src")),
+        ("no-op redeploy", ours("code", code), batch(code, "inference_src")),
+    ]
     changed = sorted(p for p in code.rglob("*.py"))[0]
     changed.write_text(changed.read_text() + "\n# changed\n")
-    rows.append((f"one-file change ({changed.stat().st_size} B)", ours("code", code),
-                 batch(code, "inference_src")))
+    rows.append((f"one-file change ({changed.stat().st_size} B)", ours("code", code), batch(code, "inference_src")))
     rows.append((f"{model_mb} MB model folder", ours("model", model), batch(model, "models/base")))
     report(rows, startup, code)
 
@@ -157,15 +206,19 @@ def ratio(ours, theirs):
 
 def report(rows, startup, code):
     files = [p for p in code.rglob("*") if p.is_file()]
-    print(f"inference_src/: {len(files)} files, {sum(p.stat().st_size for p in files)} bytes; "
-          f"az start-up alone (az version): {startup:.2f} s")
+    print(
+        f"inference_src/: {len(files)} files, {sum(p.stat().st_size for p in files)} bytes; "
+        f"az start-up alone (az version): {startup:.2f} s"
+    )
     print(f"{'scenario':34} {'tool':13} {'file bytes':>12} {'requests':>9} {'wall s':>8}")
     for name, ours, batch in rows:
         for tool, (sent, count, seconds, _) in (("aitk sync", ours), ("upload-batch", batch)):
             print(f"{name:34} {tool:13} {sent:12d} {count:9d} {seconds:8.2f}")
-        print(f"{'':34} {'ratio':13} {ratio(ours[0], batch[0]):>12} {ratio(ours[1], batch[1]):>9} "
-              f"{ratio(ours[2], batch[2]):>8}  (wall ratio without az start-up: "
-              f"{ratio(ours[2], max(batch[2] - startup, 1e-9))})")
+        print(
+            f"{'':34} {'ratio':13} {ratio(ours[0], batch[0]):>12} {ratio(ours[1], batch[1]):>9} "
+            f"{ratio(ours[2], batch[2]):>8}  (wall ratio without az start-up: "
+            f"{ratio(ours[2], max(batch[2] - startup, 1e-9))})"
+        )
         print(f"{'':34} ours: {ours[3].strip()}")
 
 
