@@ -417,11 +417,13 @@ def _manifest(local):
     return Content.of_bytes(json.dumps({"files": files}, indent=1, sort_keys=True).encode())
 
 
-def sync_folder(share, local_dir, remote_dir, progress=None, workers=DEFAULT_WORKERS, verify=False):
+def sync_folder(share, local_dir, remote_dir, progress=None, workers=DEFAULT_WORKERS,
+                download_check=False):
     """Mirror `local_dir` into `remote_dir` on the share: upload what changed, delete what is gone.
 
     Returns {"uploaded", "skipped", "deleted", "bytes"}. The manifest is removed before the first
     change and written last, so an interrupted sync is re-checked file by file next time.
+    `download_check` downloads every file again and compares hashes (the tests use it).
     """
     remote_dir = remote_dir.strip("/")
     local = scan_tree(local_dir, workers)
@@ -432,7 +434,7 @@ def sync_folder(share, local_dir, remote_dir, progress=None, workers=DEFAULT_WOR
         gone = sorted(set(remote) - set(local))
         if changed or gone or not manifest_valid:
             _apply(share, remote_dir, local, changed, gone, existing, progress, workers)
-        if verify:
+        if download_check:
             _verify(share, remote_dir, local, workers)
     return {"uploaded": len(changed), "skipped": len(local) - len(changed), "deleted": len(gone),
             "bytes": sum(f.content.size for f in changed)}

@@ -102,7 +102,7 @@ def test_deploy_and_model_sync_complete_with_ten_percent_of_requests_faulted(fil
     deploy_code(share, source_tree)
     change(source_tree, "faulty")
     version = deploy_code(share, source_tree)["version"]
-    sync_folder(share, model, "models/base", verify=True)
+    sync_folder(share, model, "models/base", download_check=True)
     fired = [FAULT_COUNT - fault["remaining"] for fault in files_cloud.faults.describe()["faults"]]
     files_cloud.faults.configure(None)
     assert all(count > 0 for count in fired), fired

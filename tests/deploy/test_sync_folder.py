@@ -33,7 +33,7 @@ def local_tree(folder):
 def test_first_sync_uploads_everything_and_the_share_matches_by_hash(files_cloud, share, model_dir):
     progress = []
     summary = sync_folder(share, model_dir, REMOTE, progress=lambda *done_total: progress.append(done_total),
-                          verify=True)
+                          download_check=True)
     size = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
     assert summary == {"uploaded": 3, "skipped": 0, "deleted": 0, "bytes": size}
     assert share_tree(files_cloud.share_folder(share.share_name) / REMOTE) == local_tree(model_dir)
@@ -55,7 +55,7 @@ def test_changed_and_deleted_files_are_mirrored(files_cloud, share, model_dir):
     (model_dir / "tokenizer" / "tokenizer.json").unlink()
     (model_dir / "tokenizer").rmdir()
     files_cloud.stats.reset()
-    summary = sync_folder(share, model_dir, REMOTE, verify=True)
+    summary = sync_folder(share, model_dir, REMOTE, download_check=True)
     assert summary == {"uploaded": 1, "skipped": 1, "deleted": 1, "bytes": 8}
     folder = files_cloud.share_folder(share.share_name) / REMOTE
     assert share_tree(folder) == local_tree(model_dir)
@@ -71,7 +71,7 @@ def test_without_a_manifest_files_are_compared_by_size_and_content_md5(files_clo
     (folder / MANIFEST_NAME).unlink()
     (model_dir / "adapter_config.json").write_text('{"r": 4}')
     files_cloud.stats.reset()
-    summary = sync_folder(share, model_dir, REMOTE, verify=True)
+    summary = sync_folder(share, model_dir, REMOTE, download_check=True)
     assert (summary["uploaded"], summary["skipped"]) == (1, 2)
     assert json.loads((folder / MANIFEST_NAME).read_text())["files"].keys() == local_tree(model_dir).keys()
 
@@ -80,7 +80,7 @@ def test_unreadable_manifest_falls_back_to_comparing_files(files_cloud, share, m
     sync_folder(share, model_dir, REMOTE)
     folder = files_cloud.share_folder(share.share_name) / REMOTE
     (folder / MANIFEST_NAME).write_text("{not json")
-    summary = sync_folder(share, model_dir, REMOTE, verify=True)
+    summary = sync_folder(share, model_dir, REMOTE, download_check=True)
     assert (summary["uploaded"], summary["skipped"]) == (0, 3)
     assert "sha256" in json.loads((folder / MANIFEST_NAME).read_text())["files"]["adapter_config.json"]
 

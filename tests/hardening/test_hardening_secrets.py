@@ -14,8 +14,8 @@ from tests.hardening.share_state import share_folder
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
 PRODUCT_CODE = ("azext_aitkinfer", "inference_src", "infra")
 TLS_OFF = [
-    # `verify=False` handed to an HTTP client (a parameter default in a `def` line is another verify).
-    re.compile(r"^(?!\s*def ).*verify['\"]?\s*[=:]\s*(False|0)\b", re.M),
+    # `verify=False` anywhere, even as a parameter default: product code has no reason to write it.
+    re.compile(r"verify['\"]?\s*[=:]\s*(False|0)\b"),
     re.compile(r"CERT_NONE"), re.compile(r"check_hostname\s*=\s*False"),
     re.compile(r"_create_unverified_context"), re.compile(r"PYTHONHTTPSVERIFY"),
     re.compile(r"AZURE_CLI_DISABLE_CONNECTION_VERIFICATION"), re.compile(r"disable_warnings"),
