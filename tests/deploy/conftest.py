@@ -8,17 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from azure.storage.fileshare import ShareClient
 
 from azext_aitkinfer.filesync import retry_policy
-from localcloud.ca import ensure_tls
 from localcloud.faults import Faults
 from localcloud.files.models import FileStore
-from localcloud.files.responses import add_routes
 from localcloud.server import observe
 from localcloud.stats import Stats
-from tests.localcloud.files_fixtures import START_TIMEOUT_S, _ServerThread
+from tests.localcloud.files_fixtures import running_files_server
 
 ACCOUNT = "deploytests1"
 
@@ -44,20 +41,11 @@ class FilesCloud:
 
 @pytest.fixture(scope="session")
 def files_cloud(tmp_path_factory):
-    root = tmp_path_factory.mktemp("deploy-cloud")
     key = base64.b64encode(os.urandom(64)).decode()
-    store, stats, faults = FileStore(root / "files"), Stats(), Faults()
-    app = web.Application(middlewares=[observe(stats, faults)])
-    add_routes(app, store, lambda account: [base64.b64decode(key)] if account == ACCOUNT else None)
-    tls = ensure_tls(root / "tls")
-    server = _ServerThread(app, tls.server_context())
-    server.start()
-    if not server.ready.wait(START_TIMEOUT_S):
-        raise RuntimeError("the Azure Files test server did not start")
-    try:
-        yield FilesCloud(f"https://127.0.0.1:{server.port}", tls.ca_cert, key, store, stats, faults)
-    finally:
-        server.stop()
+    stats, faults = Stats(), Faults()
+    with running_files_server(tmp_path_factory.mktemp("deploy-cloud"), ACCOUNT, key,
+                              [observe(stats, faults)]) as (url, ca, store):
+        yield FilesCloud(url, ca, key, store, stats, faults)
 
 
 @pytest.fixture

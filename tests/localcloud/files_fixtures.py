@@ -8,6 +8,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,22 +77,28 @@ class _ServerThread(threading.Thread):
         self.join(timeout=START_TIMEOUT_S)
 
 
-@pytest.fixture(scope="module")
-def files_server(tmp_path_factory) -> Iterator[FilesServer]:
-    root = tmp_path_factory.mktemp("files")
-    key = base64.b64encode(os.urandom(64)).decode()
+@contextmanager
+def running_files_server(root: Path, account: str, key: str, middlewares=()) -> Iterator[tuple]:
+    """An HTTPS server with the Azure Files routes and one account; yields (url, CA file, store)."""
     store = FileStore(root / "files")
-    app = web.Application()
-    add_routes(app, store, lambda account: [base64.b64decode(key)] if account == ACCOUNT else None)
+    app = web.Application(middlewares=list(middlewares))
+    add_routes(app, store, lambda name: [base64.b64decode(key)] if name == account else None)
     tls = ensure_tls(root / "tls")
     server = _ServerThread(app, tls.server_context())
     server.start()
     if not server.ready.wait(START_TIMEOUT_S):
         raise RuntimeError("the Azure Files test server did not start")
     try:
-        yield FilesServer(f"https://127.0.0.1:{server.port}", tls.ca_cert, store, key)
+        yield f"https://127.0.0.1:{server.port}", tls.ca_cert, store
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def files_server(tmp_path_factory) -> Iterator[FilesServer]:
+    key = base64.b64encode(os.urandom(64)).decode()
+    with running_files_server(tmp_path_factory.mktemp("files"), ACCOUNT, key) as (url, ca, store):
+        yield FilesServer(url, ca, store, key)
 
 
 @pytest.fixture
