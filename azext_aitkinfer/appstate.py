@@ -19,8 +19,9 @@ class App:
     def get(self):
         return self.client.container_apps.get(self.group, self.name)
 
-    def latest_revision(self):
-        revision = self.get().latest_revision_name
+    def latest_revision(self, resource=None):
+        """The app's latest revision name; `resource` is an app already read, to save a GET."""
+        revision = (resource or self.get()).latest_revision_name
         if not revision:
             raise ResourceNotFoundError(f"Container app '{self.name}' has no revision yet. Fix: run "
                                         "'az aitk-infer provision' again")
@@ -46,7 +47,7 @@ class App:
         show` reads them: a short-lived token from getAuthToken, then the log stream."""
         import requests
         app = self.get()
-        revision = self.latest_revision()
+        revision = self.latest_revision(app)
         replicas = self.replicas(revision)
         if not replicas:
             raise ResourceNotFoundError(f"Revision '{revision}' has no running replica, so no log "

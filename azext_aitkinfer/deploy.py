@@ -57,6 +57,17 @@ def _check_base_model(folder):
                                  "the model with save_pretrained(safe_serialization=True)")
 
 
+def _check_model_folder(value, flag, check_content):
+    """A local model or adapter folder the app could load and Azure Files can hold."""
+    from .filesync import check_folder
+    from .safetensors_check import check_safetensors
+    folder = _local_folder(value, flag)
+    found = check_content(folder)
+    check_folder(folder)
+    check_safetensors(folder, flag)
+    return found
+
+
 def _model_targets(config, request, adapter_config):
     """Share paths for --adapter-dir / --base-model-dir: the config's, else the AI Toolkit's."""
     targets = []
@@ -134,8 +145,7 @@ def deploy(cmd, workspace, request):
     from .appstate import App
     from .arm_errors import arm_error
     from .codeversions import deploy_code, rollback
-    from .filesync import check_folder, sync_folder
-    from .safetensors_check import check_safetensors
+    from .filesync import sync_folder
 
     cli_ctx = cmd.cli_ctx
     config = workspace.read_config()
@@ -155,13 +165,9 @@ def deploy(cmd, workspace, request):
                                  "pass --source, or restore it with 'az aitk-infer init --force'")
     adapter_config = None
     if request.adapter_dir:
-        adapter_config = _check_adapter(_local_folder(request.adapter_dir, "--adapter-dir"))
+        adapter_config = _check_model_folder(request.adapter_dir, "--adapter-dir", _check_adapter)
     if request.base_model_dir:
-        _check_base_model(_local_folder(request.base_model_dir, "--base-model-dir"))
-    for folder, flag in ((request.adapter_dir, "--adapter-dir"), (request.base_model_dir, "--base-model-dir")):
-        if folder:
-            check_folder(Path(folder).expanduser())
-            check_safetensors(Path(folder).expanduser(), flag)
+        _check_model_folder(request.base_model_dir, "--base-model-dir", _check_base_model)
 
     progress = _Progress(cli_ctx)
     summary = {"app": app_name, "resourceGroup": group}
@@ -177,12 +183,13 @@ def deploy(cmd, workspace, request):
                      **sync_folder(share, Path(local), remote, progress=progress.bytes)}
                     for local, remote in _model_targets(config, request, adapter_config)]
             app = App(cli_ctx, subscription, group, app_name)
-            endpoint = endpoint_url(app.get().configuration.ingress.fqdn or "")
+            resource = app.get()
+            endpoint = endpoint_url(resource.configuration.ingress.fqdn or "")
             summary["endpoint"] = endpoint
             if not request.restart:
                 summary["restarted"] = False
                 return summary
-            revision = app.latest_revision()
+            revision = app.latest_revision(resource)
             old_replicas = app.replicas(revision)
             progress.message(f"Restarting {revision}")
             app.restart(revision)
