@@ -9,6 +9,7 @@ from knack.prompting import NoTTYException, prompt, prompt_y_n
 from . import _client_factory as clients
 from .arm_errors import GPU_REGIONS, arm_error
 from .arm_template import load_template
+from .endpoint import endpoint_url
 from .parameters import parse_overrides, resolve
 from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS, Workspace
 
@@ -177,8 +178,7 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
             params["existingWorkloadProfiles"] = {"value": kept}
         poller = deployments.begin_create_or_update(group, name, body, logging_enable=False)
         if no_wait:
-            return {"deploymentName": name, "resourceGroup": group, "subscription": subscription,
-                    "status": "Running", "template": template_source}
+            return None  # az prints nothing for --no-wait; provision again to write the config
         result = _wait(cli_ctx, poller)
     except HttpResponseError as ex:
         raise arm_error("Provisioning", ex) from None
@@ -189,7 +189,6 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
     written = ws.write_config(updates)
     created = [f"{t} {n}" for t, n, existed in before.values() if not existed]
     reused = [f"{t} {n}" for t, n, existed in before.values() if existed]
-    from .endpoint import endpoint_url
     return {
         "deploymentName": name, "subscription": subscription, "resourceGroup": group,
         "resourceGroupCreated": group_created, "template": template_source,
