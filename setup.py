@@ -7,7 +7,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
-VERSION = "0.1.0"
+VERSION = "0.1.1"
 HERE = Path(__file__).parent
 BUNDLE = runpy.run_path(str(HERE / "azext_aitkinfer" / "bundle.py"))
 

@@ -8,7 +8,8 @@ weights. Each configuration runs in its own `python -m aitk_serve` process, one 
   base        the base model alone
   merged      adapter merged at load time (the server's default)
   unmerged    adapter applied live by PEFT (AITK_MERGE_ADAPTER=false)
-  original    the AI Toolkit template's way: unmerged and one request at a time (AITK_MAX_BATCH_SIZE=1)
+  original    the AI Toolkit template's way: unmerged, one request at a time (AITK_MAX_BATCH_SIZE=1), and
+              torch's own linear kernels (AITK_CPU_LINEAR=torch)
 The memory-bandwidth limit (read bandwidth / bytes of weights) is measured in the same run.
 """
 
@@ -207,7 +208,7 @@ def main() -> int:
         "base": {**common, "AITK_BASE_ONLY": "true"},
         "merged": common,
         "unmerged": {**common, "AITK_MERGE_ADAPTER": "false"},
-        "original": {**common, "AITK_MERGE_ADAPTER": "false", "AITK_MAX_BATCH_SIZE": "1"},
+        "original": {**common, "AITK_MERGE_ADAPTER": "false", "AITK_MAX_BATCH_SIZE": "1", "AITK_CPU_LINEAR": "torch"},
     }
     single, aggregate, served_dtype = {}, {}, None
     for name, env in configs.items():

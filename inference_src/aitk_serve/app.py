@@ -6,7 +6,6 @@ warmed, or explains in one line why it never will.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import threading
@@ -23,7 +22,7 @@ from starlette.exceptions import HTTPException
 from . import model_loader
 from .api_router import build_router
 from .config import Settings
-from .engine import Engine, SamplingParams, complete
+from .engine import Engine
 from .errors import ApiError, ModelLoadError
 from .metrics import Metrics
 from .serving import ChatService, encode_chat, error_body
@@ -35,19 +34,13 @@ _API_PATHS = ("/v1/chat/completions", "/v1/models")
 _NOT_A_JSON_OBJECT = "the request body must be a JSON object (Content-Type: application/json)"
 
 
-def _warm_up(engine: Engine) -> None:
-    """One short generation so the first user request does not pay for lazy initialization."""
-    prompt = encode_chat(engine.loaded.tokenizer, [{"role": "user", "content": "Hello"}])
-    asyncio.run(complete(engine, prompt, SamplingParams(max_tokens=2, temperature=0.0)))
-
-
-def _load(state: ServerState, metrics: Metrics, load: Callable) -> None:
+def _load_and_serve(state: ServerState, metrics: Metrics, load: Callable) -> None:
+    """Load, warm up and then serve on this one thread (see Engine.serve for why one)."""
     settings = state.settings
     try:
         loaded = load(settings)
         engine = Engine(loaded, settings.max_batch_size, settings.max_queue)
-        engine.start()
-        _warm_up(engine)
+        engine.warm_up(encode_chat(loaded.tokenizer, [{"role": "user", "content": "Hello"}]))
     except ModelLoadError as exc:
         state.status, state.reason = "failed", str(exc)
         log.error("not ready: %s", exc)
@@ -60,6 +53,7 @@ def _load(state: ServerState, metrics: Metrics, load: Callable) -> None:
     metrics.watch_engine(engine)
     state.engine, state.status = engine, "ready"
     log.info("ready: %s", state.describe())
+    engine.serve()
 
 
 class ApiRequestCounter:
@@ -103,7 +97,7 @@ def create_app(settings: Settings, load: Callable = model_loader.load) -> FastAP
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        threading.Thread(target=_load, args=(state, metrics, load), name="aitk-loader", daemon=True).start()
+        threading.Thread(target=_load_and_serve, args=(state, metrics, load), name="aitk-engine", daemon=True).start()
         yield
         if state.engine is not None:
             state.engine.stop()

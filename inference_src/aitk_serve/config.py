@@ -13,6 +13,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
+CPU_LINEARS = ("onednn", "torch")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Settings:
     merge_adapter: bool = True
     dtype: str = "auto"
     device: str = "auto"
+    cpu_linear: str = "onednn"
     max_batch_size: int = 8
     max_queue: int = 64
     max_new_tokens: int = 1024
@@ -87,6 +89,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         merge_adapter=_bool(env, "AITK_MERGE_ADAPTER", True),
         dtype=_choice(env, "AITK_DTYPE", DTYPES),
         device=_choice(env, "AITK_DEVICE", DEVICES),
+        cpu_linear=_choice(env, "AITK_CPU_LINEAR", CPU_LINEARS),
         max_batch_size=_int(env, "AITK_MAX_BATCH_SIZE", 8, 1, 256),
         max_queue=_int(env, "AITK_MAX_QUEUE", 64, 0),
         max_new_tokens=_int(env, "AITK_MAX_NEW_TOKENS", 1024, 1),

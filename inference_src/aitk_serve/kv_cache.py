@@ -49,14 +49,11 @@ class _RoomyLayer(DynamicLayer):
 class BatchCache(Cache):
     def __init__(self, num_layers: int):
         super().__init__(layers=[_RoomyLayer() for _ in range(num_layers)])
-        self.valid: torch.Tensor | None = None  # [batch, length] bool
+        self.valid: torch.Tensor | None = None  # [batch, length] bool, set by the prefill
 
     @property
     def length(self) -> int:
         return 0 if self.valid is None else self.valid.shape[1]
-
-    def mark_prefilled(self, batch: int, length: int, device) -> None:
-        self.valid = torch.ones(batch, length, dtype=torch.bool, device=device)
 
     def decode_mask(self) -> torch.Tensor | None:
         """Extend `valid` by the column this step writes; its 4D mask, or None when nothing is padded."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from . import adapter_checks
+from . import adapter_checks, cpu_linear
 from .config import Settings
 from .errors import ModelLoadError
 
@@ -26,6 +26,7 @@ class LoadedModel:
     merged: bool
     device: torch.device
     dtype: torch.dtype
+    linear_kernels: str  # "onednn" (packed CPU weights) or "torch"
     max_model_len: int
     eos_token_ids: frozenset[int]
     served_name: str
@@ -88,6 +89,20 @@ def _set_cpu_threads() -> None:
     # One process serves everything: use every core the container grants.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     torch.set_num_threads(cores)
+
+
+def _linear_kernels(model: torch.nn.Module, settings: Settings, device, dtype, live_adapter: bool) -> str:
+    """Pack the linear layers for oneDNN when that applies; which kernels serve ("onednn" or "torch")."""
+    if device.type != "cpu" or settings.cpu_linear != "onednn":
+        return "torch"
+    if live_adapter:  # PEFT's LoRA layers read their Linear modules' weights
+        log.info("linear kernels: torch's, because the adapter is applied unmerged (AITK_MERGE_ADAPTER=false)")
+        return "torch"
+    if not cpu_linear.supported(dtype):
+        log.info("linear kernels: torch's, because oneDNN here has no %s support", str(dtype).removeprefix("torch."))
+        return "torch"
+    log.info("linear kernels: oneDNN, %d layers packed", cpu_linear.pack_linears(model))
+    return "onednn"
 
 
 def _context_length(model_config, settings: Settings) -> int:
@@ -154,6 +169,7 @@ def load(settings: Settings) -> LoadedModel:
     else:
         log.warning("BASE-ONLY mode: serving %s without any adapter (AITK_BASE_ONLY=true)", base_path)
 
+    kernels = _linear_kernels(model, settings, device, dtype, live_adapter=adapter_path is not None and not merged)
     base_name = base_path.name
     served = settings.served_model_name or (adapter_path.name if adapter_path else base_name)
     return LoadedModel(
@@ -164,6 +180,7 @@ def load(settings: Settings) -> LoadedModel:
         merged=merged,
         device=device,
         dtype=dtype,
+        linear_kernels=kernels,
         max_model_len=_context_length(model.config, settings),
         eos_token_ids=_eos_ids(model, tokenizer),
         served_name=served,

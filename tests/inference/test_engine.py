@@ -82,6 +82,34 @@ def test_requests_joining_a_running_batch_get_the_same_answer_as_alone(base_engi
     assert texts == alone
 
 
+def test_requests_arriving_together_are_prefilled_in_one_forward_pass(base_engine):
+    """Left-padded prompts of different lengths share one prefill, and each still gets its own answer."""
+    alone = asyncio.run(answers_one_at_a_time(base_engine))
+    prefills: list[tuple[int, int]] = []
+
+    def record(_module, args, kwargs):
+        ids = kwargs["input_ids"]
+        if ids.shape[1] > 1:
+            prefills.append(tuple(ids.shape))
+
+    hook = base_engine.loaded.model.register_forward_pre_hook(record, with_kwargs=True)
+
+    async def together():
+        # Submitted before the engine thread wakes up: all four wait in the queue and join at once.
+        with base_engine._wake:
+            jobs = [complete(base_engine, prompt_ids(base_engine, p), GREEDY) for p in PROMPTS]
+            gens = [asyncio.ensure_future(job) for job in jobs]
+            await asyncio.sleep(0)
+        return [text for text, _, _ in await asyncio.gather(*gens)]
+
+    try:
+        assert asyncio.run(together()) == alone
+    finally:
+        hook.remove()
+    longest = max(len(prompt_ids(base_engine, p)) for p in PROMPTS)
+    assert prefills == [(len(PROMPTS), longest)]
+
+
 def test_cancelled_request_leaves_the_batch(base_engine):
     async def cancel_midway():
         gen = base_engine.submit(prompt_ids(base_engine, "Hello"), SamplingParams(max_tokens=200, ignore_eos=True))
