@@ -22,6 +22,10 @@ from .model_loader import LoadedModel
 
 log = logging.getLogger("aitk_serve")
 
+# Padded prompt tokens per prefill forward pass: bounds activation memory when many long prompts
+# arrive together (vLLM's max_num_batched_tokens plays this part).
+_PREFILL_TOKENS = 8192
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -232,13 +236,22 @@ class Engine:
         return out.logits[:, -1, :].float()
 
     def _join(self, joining: list[Generation]) -> None:
-        """Prefill the joining requests in one forward pass (left-padded) and add them to the batch."""
+        """Prefill the joining requests, together as far as the token budget allows, and add them to the batch."""
+        group: list[Generation] = []
         for gen in joining:
             if gen.cancelled:
                 gen.emit(Delta("", "abort"))
-        gens = [gen for gen in joining if not gen.cancelled]
-        if not gens:
-            return
+                continue
+            longest = max(len(g.prompt_ids) for g in [*group, gen])
+            if group and longest * (len(group) + 1) > _PREFILL_TOKENS:
+                self._prefill(group)
+                group = []
+            group.append(gen)
+        if group:
+            self._prefill(group)
+
+    def _prefill(self, gens: list[Generation]) -> None:
+        """One forward pass over the left-padded prompts; the rows that go on join the running batch."""
         longest = max(len(gen.prompt_ids) for gen in gens)
         lengths = torch.tensor([len(gen.prompt_ids) for gen in gens], device=self._device)
         valid = torch.arange(longest, device=self._device) >= (longest - lengths)[:, None]

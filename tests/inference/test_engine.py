@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aitk_serve import engine as engine_module
 from aitk_serve import model_loader
 from aitk_serve.config import load_settings
 from aitk_serve.engine import Engine, SamplingParams, complete
@@ -82,23 +83,21 @@ def test_requests_joining_a_running_batch_get_the_same_answer_as_alone(base_engi
     assert texts == alone
 
 
-def test_requests_arriving_together_are_prefilled_in_one_forward_pass(base_engine):
-    """Left-padded prompts of different lengths share one prefill, and each still gets its own answer."""
-    alone = asyncio.run(answers_one_at_a_time(base_engine))
+def _prefills_of_requests_arriving_together(engine: Engine) -> list[tuple[int, int]]:
+    """Submit PROMPTS at once; check each answer equals its answer alone; the prefill input shapes."""
+    alone = asyncio.run(answers_one_at_a_time(engine))
     prefills: list[tuple[int, int]] = []
 
-    def record(_module, args, kwargs):
-        ids = kwargs["input_ids"]
-        if ids.shape[1] > 1:
-            prefills.append(tuple(ids.shape))
+    def record(_module, _args, kwargs):
+        if kwargs["input_ids"].shape[1] > 1:
+            prefills.append(tuple(kwargs["input_ids"].shape))
 
-    hook = base_engine.loaded.model.register_forward_pre_hook(record, with_kwargs=True)
+    hook = engine.loaded.model.register_forward_pre_hook(record, with_kwargs=True)
 
     async def together():
-        # Submitted before the engine thread wakes up: all four wait in the queue and join at once.
-        with base_engine._wake:
-            jobs = [complete(base_engine, prompt_ids(base_engine, p), GREEDY) for p in PROMPTS]
-            gens = [asyncio.ensure_future(job) for job in jobs]
+        # Holding the engine's lock until all are queued makes them join in the same step.
+        with engine._wake:
+            gens = [asyncio.ensure_future(complete(engine, prompt_ids(engine, p), GREEDY)) for p in PROMPTS]
             await asyncio.sleep(0)
         return [text for text, _, _ in await asyncio.gather(*gens)]
 
@@ -106,8 +105,22 @@ def test_requests_arriving_together_are_prefilled_in_one_forward_pass(base_engin
         assert asyncio.run(together()) == alone
     finally:
         hook.remove()
+    return prefills
+
+
+def test_requests_arriving_together_are_prefilled_in_one_forward_pass(base_engine):
+    """Left-padded prompts of different lengths share one prefill, and each still gets its own answer."""
     longest = max(len(prompt_ids(base_engine, p)) for p in PROMPTS)
-    assert prefills == [(len(PROMPTS), longest)]
+    assert _prefills_of_requests_arriving_together(base_engine) == [(len(PROMPTS), longest)]
+
+
+def test_prefill_groups_stay_within_the_token_budget(base_engine, monkeypatch):
+    lengths = [len(prompt_ids(base_engine, p)) for p in PROMPTS]
+    budget = 2 * max(lengths)
+    monkeypatch.setattr(engine_module, "_PREFILL_TOKENS", budget)
+    prefills = _prefills_of_requests_arriving_together(base_engine)
+    assert sum(batch for batch, _ in prefills) == len(PROMPTS)
+    assert len(prefills) > 1 and all(batch * length <= budget for batch, length in prefills)
 
 
 def test_cancelled_request_leaves_the_batch(base_engine):
