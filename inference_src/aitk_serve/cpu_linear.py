@@ -36,11 +36,28 @@ def supported(dtype: torch.dtype) -> bool:
 
 
 def pack_linears(model: nn.Module) -> int:
-    """Replace every plain nn.Linear in `model` (on CPU) by a PackedLinear; the number replaced."""
+    """Replace the plain nn.Linear layers of `model` (on CPU) by PackedLinear, except those whose weight
+    other code reads; the number replaced."""
+    weights_read = _weights_read_by_peft(model)
     replaced = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is nn.Linear:  # not subclasses (quantized layers): their forward differs
+            # Not subclasses (quantized layers): their forward differs.
+            if type(child) is nn.Linear and id(child) not in weights_read:
                 setattr(parent, name, PackedLinear(child))
                 replaced += 1
     return replaced
+
+
+def _weights_read_by_peft(model: nn.Module) -> set[int]:
+    """ids of the Linear layers whose weight an unmerged PEFT LoRA layer reads in its forward: the LoRA
+    matrices (for their dtype) and, for variants such as DoRA, the base layer."""
+    from peft.tuners.lora import LoraLayer
+
+    read: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, LoraLayer):
+            read.update(id(m) for m in (*module.lora_A.modules(), *module.lora_B.modules()))
+            if module.lora_variant:
+                read.add(id(module.get_base_layer()))
+    return read

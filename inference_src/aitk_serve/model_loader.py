@@ -91,12 +91,9 @@ def _set_cpu_threads() -> None:
     torch.set_num_threads(cores)
 
 
-def _linear_kernels(model: torch.nn.Module, settings: Settings, device, dtype, live_adapter: bool) -> str:
+def _linear_kernels(model: torch.nn.Module, settings: Settings, device, dtype) -> str:
     """Pack the linear layers for oneDNN when that applies; which kernels serve ("onednn" or "torch")."""
     if device.type != "cpu" or settings.cpu_linear != "onednn":
-        return "torch"
-    if live_adapter:  # PEFT's LoRA layers read their Linear modules' weights
-        log.info("linear kernels: torch's, because the adapter is applied unmerged (AITK_MERGE_ADAPTER=false)")
         return "torch"
     if not cpu_linear.supported(dtype):
         log.info("linear kernels: torch's, because oneDNN here has no %s support", str(dtype).removeprefix("torch."))
@@ -169,7 +166,7 @@ def load(settings: Settings) -> LoadedModel:
     else:
         log.warning("BASE-ONLY mode: serving %s without any adapter (AITK_BASE_ONLY=true)", base_path)
 
-    kernels = _linear_kernels(model, settings, device, dtype, live_adapter=adapter_path is not None and not merged)
+    kernels = _linear_kernels(model, settings, device, dtype)
     base_name = base_path.name
     served = settings.served_model_name or (adapter_path.name if adapter_path else base_name)
     return LoadedModel(

@@ -44,7 +44,6 @@ def test_pack_linears_replaces_plain_linears_only():
         ({}, "onednn"),  # merged adapter
         ({"AITK_BASE_ONLY": "true"}, "onednn"),
         ({"AITK_CPU_LINEAR": "torch"}, "torch"),
-        ({"AITK_MERGE_ADAPTER": "false"}, "torch"),  # PEFT's LoRA layers read their Linear weights
     ],
 )
 def test_which_kernels_serve(share, env, kernels):
@@ -53,6 +52,32 @@ def test_which_kernels_serve(share, env, kernels):
     layer_types = {type(m) for m in loaded.model.modules()}
     assert (cpu_linear.PackedLinear in layer_types) is (kernels == "onednn")
     assert (torch.nn.Linear in layer_types) is (kernels == "torch")
+
+
+def test_unmerged_adapter_packs_the_base_layers_and_keeps_the_lora_matrices(share):
+    from peft.tuners.lora import LoraLayer
+
+    loaded = model_loader.load(load_settings({"AITK_SHARE_ROOT": str(share), "AITK_MERGE_ADAPTER": "false"}))
+    assert (loaded.merged, loaded.linear_kernels) == (False, "onednn")
+    lora_layers = [m for m in loaded.model.modules() if isinstance(m, LoraLayer)]
+    assert lora_layers
+    for layer in lora_layers:
+        assert isinstance(layer.base_layer, cpu_linear.PackedLinear)
+        assert all(type(m) is torch.nn.Linear for m in (*layer.lora_A.values(), *layer.lora_B.values()))
+
+
+def test_a_lora_variant_keeps_its_base_layer_unpacked():
+    """DoRA reads the base layer's weight in forward, so that layer must stay a plain nn.Linear."""
+    from peft import LoraConfig, get_peft_model
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
+    model = get_peft_model(model, LoraConfig(r=2, target_modules=["0"], use_dora=True))
+    cpu_linear.pack_linears(model)
+    dora, plain = model.base_model.model[0], model.base_model.model[1]
+    assert type(dora.base_layer) is torch.nn.Linear
+    assert isinstance(plain, cpu_linear.PackedLinear)
+    with torch.inference_mode():
+        assert model(torch.randn(1, 8)).shape == (1, 8)
 
 
 def test_onednn_and_torch_kernels_give_the_same_greedy_answers(share):
