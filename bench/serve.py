@@ -216,6 +216,7 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         servers = {name: stack.enter_context(Server(share, base, env)) for name, env in configs.items()}
         served_dtype = servers["merged"].model["aitk"]["dtype"]
+        kernels = {name: server.model["aitk"]["linear_kernels"] for name, server in servers.items()}
         runs: dict[str, list[dict]] = {name: [] for name in servers}
         for _ in range(repeats):
             for name, server in servers.items():
@@ -229,6 +230,7 @@ def main() -> int:
 
     print(
         f"\nmodel: {description}; served as {served_dtype} on CPU with {torch.get_num_threads()} threads; "
+        f"linear kernels {', '.join(f'{name} {k}' for name, k in kernels.items())}; "
         f"{tokens} tokens per request, median of {repeats}"
     )
     weights = weight_bytes(base, getattr(torch, served_dtype))
