@@ -171,7 +171,7 @@ class Engine:
         with self._wake:
             self._stopping = True
             self._wake.notify()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is not None:
             self._thread.join(timeout=30)
 
     def submit(self, prompt_ids: Sequence[int], params: SamplingParams) -> Generation:
@@ -186,13 +186,17 @@ class Engine:
 
     # -- engine thread --
     def warm_up(self, prompt_ids: Sequence[int]) -> None:
-        """A prefill and a decode step on the calling thread, so the first request does not pay for lazy set-up."""
-        with torch.inference_mode():
-            cache = BatchCache(self._num_layers)
-            ids = torch.tensor([list(prompt_ids)], device=self._device)
-            token = self._forward(ids, None, None, cache).argmax(-1, keepdim=True)
-            cache.valid = torch.ones_like(ids, dtype=torch.bool)
-            self._forward(token, torch.tensor([[ids.shape[1]]], device=self._device), cache.decode_mask(), cache)
+        """A two-token request through the real prefill and decode step, on the calling thread, so the
+        first user request does not pay for lazy set-up. Its deltas go to a loop nobody runs."""
+        loop = asyncio.new_event_loop()
+        try:
+            gen = Generation(prompt_ids, SamplingParams(max_tokens=2, temperature=0.0), loop)
+            with torch.inference_mode():
+                self._prefill([gen])
+                while self._rows:
+                    self._decode_step()
+        finally:
+            loop.close()
 
     def serve(self) -> None:
         """Run requests until stop(). All torch work belongs on one thread: each thread that runs torch ops
@@ -253,10 +257,10 @@ class Engine:
     def _prefill(self, gens: list[Generation]) -> None:
         """One forward pass over the left-padded prompts; the rows that go on join the running batch."""
         longest = max(len(gen.prompt_ids) for gen in gens)
-        lengths = torch.tensor([len(gen.prompt_ids) for gen in gens], device=self._device)
-        valid = torch.arange(longest, device=self._device) >= (longest - lengths)[:, None]
-        rows_ids = [[0] * (longest - len(gen.prompt_ids)) + gen.prompt_ids for gen in gens]  # pad id 0: masked
-        ids = torch.tensor(rows_ids, device=self._device)
+        pads = [longest - len(gen.prompt_ids) for gen in gens]
+        valid = torch.arange(longest, device=self._device) >= torch.tensor(pads, device=self._device)[:, None]
+        padded_ids = [[0] * pad + gen.prompt_ids for pad, gen in zip(pads, gens, strict=True)]  # pad id 0: masked
+        ids = torch.tensor(padded_ids, device=self._device)
         padded = not bool(valid.all())
         positions = (valid.cumsum(1) - 1).clamp(min=0) if padded else None
         cache = BatchCache(self._num_layers)
