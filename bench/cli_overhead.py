@@ -1,19 +1,17 @@
 """CLI overhead of the extension: median wall time of `az aitk-infer show-endpoint` against
 `az version`, measured in the same run on the same machine. Target: ratio <= 1.3.
 
-    .venv/bin/python bench/cli_overhead.py [--runs 15]
+    .venv/bin/python -m bench.cli_overhead [--runs 15]
 """
 
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.azcli import run_az  # noqa: E402  (the same offline az environment as the tests)
+from localcloud.testing import run_az  # the same offline az environment as the tests
 
 
 def _median_seconds(args, cwd, runs):

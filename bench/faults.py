@@ -4,7 +4,7 @@ Retry-After: 1, 503 and cut connections), one run. Prints, per level: runs, succ
 rate, mean wall time, the time overhead against the clean runs of the same process, and how many
 requests were faulted. Asserts nothing.
 
-    .venv/bin/python bench/faults.py [--runs 3]
+    .venv/bin/python -m bench.faults [--runs 3]
 """
 
 import argparse
@@ -14,14 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("AZURE_EXTENSION_DIR", str(REPO / ".venv" / "az-extensions"))
+from localcloud.testing import run_localcloud, start_cloud
+from tests.hardening.fault_runs import LEVELS, injected_faults, new_project, provision_and_deploy
+from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter
+from tests.paths import REPO
+from tests.workflow.conftest import BASE_NAME
 
-from tests.cloud import run_localcloud, start_cloud  # noqa: E402
-from tests.hardening.fault_runs import LEVELS, injected_faults, new_project, provision_and_deploy  # noqa: E402
-from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter  # noqa: E402
-from tests.workflow.conftest import BASE_NAME  # noqa: E402
+os.environ.setdefault("AZURE_EXTENSION_DIR", str(REPO / ".venv" / "az-extensions"))
 
 
 def build_models(root: Path) -> Path:

@@ -4,17 +4,14 @@ and cached by demo/prepare_model.py and demo/train_adapter.py), one run. Prints 
 answers per second, time to first token p50/p99, 429s carrying Retry-After, and the server's memory
 in the first and last 10 s. Asserts nothing.
 
-    .venv/bin/python bench/load.py [--clients 32] [--seconds 60]
+    .venv/bin/python -m bench.load [--clients 32] [--seconds 60]
 """
 import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.hardening.load_run import SERVER_ENV, run_load, start_demo_server  # noqa: E402
+from tests.hardening.load_run import SERVER_ENV, run_load, start_demo_server
 
 
 def main() -> int:

@@ -7,13 +7,12 @@ Python process (imports included), upload-batch as the real az command (its star
 the az start-up alone is printed too). Targets: no-op 0 file bytes and <= 3 requests; one-file
 change = that file + manifest (+ pointer); 300 MB wall-time ratio <= 1.0.
 
-    .venv/bin/python bench/sync.py [--model-mb 300]
+    .venv/bin/python -m bench.sync [--model-mb 300]
 """
 
 import argparse
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from localcloud.testing import LocalCloudError, run_localcloud, start_cloud
 
 REPO = Path(__file__).resolve().parent.parent
 AZ = Path(sys.executable).with_name("az")
@@ -40,14 +41,6 @@ result = deploy_code(client, source) if kind == "code" else sync_folder(client, 
 print(json.dumps(result))
 """
 
-
-def env_of(state):
-    variables = {}
-    for line in (state / "env").read_text().splitlines():
-        if line.startswith("export "):
-            name, _, value = line.removeprefix("export ").partition("=")
-            variables[name] = shlex.split(value)[0] if value else ""
-    return {**os.environ, **variables}
 
 
 def az(env, *args):
@@ -109,24 +102,14 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         state = scratch / "cloud"
-        start = subprocess.run(
-            [sys.executable, "-m", "localcloud", "start", "--state", str(state)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if start.returncode != 0:
-            raise SystemExit(f"localcloud start failed: {start.stderr.strip()[-800:]}")
         try:
-            run(Cloud(env_of(state)), scratch, model_mb)
+            cloud = start_cloud(state)
+        except LocalCloudError as exc:
+            raise SystemExit(str(exc)) from None
+        try:
+            run(Cloud(cloud.env), scratch, model_mb)
         finally:
-            subprocess.run(
-                [sys.executable, "-m", "localcloud", "stop", "--state", str(state)],
-                cwd=REPO,
-                capture_output=True,
-                timeout=120,
-            )
+            run_localcloud("stop", state)
 
 
 def run(cloud, scratch, model_mb):

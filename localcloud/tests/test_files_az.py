@@ -4,9 +4,9 @@ import json
 import os
 from pathlib import Path
 
-from tests.azcli import offline_env, run_az
+from localcloud.testing import offline_env, run_az
 
-pytest_plugins = ["tests.localcloud.files_fixtures"]  # the files_server and share fixtures
+pytest_plugins = ["localcloud.tests.files_fixtures"]  # the files_server and share fixtures
 
 
 def _az(files_server, tmp_path, *args):

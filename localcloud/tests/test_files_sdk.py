@@ -18,7 +18,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.fileshare import ContentSettings
 
-pytest_plugins = ["tests.localcloud.files_fixtures"]  # the files_server and share fixtures
+pytest_plugins = ["localcloud.tests.files_fixtures"]  # the files_server and share fixtures
 
 MIB = 1024 * 1024
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localcloud.templates import TemplateError, run_deployment, validate_template
-from tests.localcloud.templates_fakes import RG_ID, SCOPE, MemoryProvider, rid, template
+from localcloud.tests.templates_fakes import RG_ID, SCOPE, MemoryProvider, rid, template
 
 STORAGE = "Microsoft.Storage/storageAccounts"
 WORKSPACE = "Microsoft.OperationalInsights/workspaces"

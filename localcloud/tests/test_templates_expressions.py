@@ -9,7 +9,7 @@ import pytest
 
 from localcloud.templates import TemplateError, run_deployment, validate_template
 from localcloud.templates.hashing import unique_string
-from tests.localcloud.templates_fakes import RG_ID, SCOPE, MemoryProvider, template
+from localcloud.tests.templates_fakes import RG_ID, SCOPE, MemoryProvider, template
 
 OUTPUT_TYPES = {str: "string", int: "int", bool: "bool", list: "array", dict: "object"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from localcloud.templates import TemplateError, run_deployment, validate_template
 from localcloud.templates.hashing import unique_string
-from tests.localcloud.templates_fakes import RG_ID, SCOPE, MemoryProvider, rid
+from localcloud.tests.templates_fakes import RG_ID, SCOPE, MemoryProvider, rid
 
 PROVISION = Path(__file__).resolve().parents[2] / "infra" / "provision"
 HIDDEN_API_KEY_VALUE = "api-key-that-must-stay-hidden"

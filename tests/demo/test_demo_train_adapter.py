@@ -118,13 +118,13 @@ def test_dataset_whose_last_turn_is_not_the_assistant_is_rejected(tmp_path):
 def test_cli_with_a_missing_base_model_prints_one_line_and_exits_2(tmp_path, capsys):
     assert run_cli(main, ["--base", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "prepare_model.py" in err
+    assert err.startswith("error: ") and "python -m demo.prepare_model" in err
     assert "\n" not in err
 
 
-def test_script_runs_from_the_repository_root_as_a_plain_file(tmp_path):
+def test_script_runs_from_the_repository_root_as_a_module(tmp_path):
     result = subprocess.run(
-        [sys.executable, "demo/train_adapter.py", "--base", str(tmp_path), "--out", str(tmp_path)],
+        [sys.executable, "-m", "demo.train_adapter", "--base", str(tmp_path), "--out", str(tmp_path)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

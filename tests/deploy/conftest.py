@@ -15,7 +15,7 @@ from localcloud.faults import Faults
 from localcloud.files.models import FileStore
 from localcloud.server import observe
 from localcloud.stats import Stats
-from tests.localcloud.files_fixtures import running_files_server
+from localcloud.testing.files_server import running_files_server
 
 ACCOUNT = "deploytests1"
 

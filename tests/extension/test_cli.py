@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from tests.azcli import REPO, error_lines, run_az
+from localcloud.testing import error_lines, run_az
+from tests.paths import REPO
 
 CONFIG = {"SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000001",
           "RESOURCE_GROUP_NAME": "my-finetune-rg", "STORAGE_ACCOUNT_NAME": "aistorage12345",

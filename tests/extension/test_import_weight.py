@@ -3,7 +3,7 @@ import json
 import subprocess
 import sys
 
-from tests.azcli import REPO
+from tests.paths import REPO
 
 HEAVY = ("torch", "transformers", "gradio", "peft", "azure.mgmt", "azure.storage")
 

@@ -2,7 +2,7 @@
 import re
 import zipfile
 
-from tests.azcli import REPO
+from tests.paths import REPO
 
 
 def _version():

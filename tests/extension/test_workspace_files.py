@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.azcli import error_lines, run_az
+from localcloud.testing import error_lines, run_az
 
 GOOD_CONFIG = {"SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000001",
                "RESOURCE_GROUP_NAME": "rg", "STORAGE_ACCOUNT_NAME": "aistorage12345",

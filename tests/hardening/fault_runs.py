@@ -5,7 +5,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from tests.azcli import error_lines
+from localcloud.testing import error_lines
 from tests.workflow.conftest import Project, init_project
 
 RESPONSES = (429, 503, "cut")

@@ -27,9 +27,9 @@ SAMPLE_EVERY_S = 0.5
 
 def demo_share() -> Path:
     """The demo's base model and adapter in the AI Toolkit share layout (built once, then cached)."""
-    for script, extra in (("prepare_model.py", []), ("train_adapter.py", ["--base", str(DEMO_ASSETS)])):
-        subprocess.run([sys.executable, str(REPO / "demo" / script), "--out", str(DEMO_ASSETS), *extra],
-                       check=True, capture_output=True, timeout=600)
+    for module, extra in (("demo.prepare_model", []), ("demo.train_adapter", ["--base", str(DEMO_ASSETS)])):
+        subprocess.run([sys.executable, "-m", module, "--out", str(DEMO_ASSETS), *extra],
+                       cwd=REPO, check=True, capture_output=True, timeout=600)
     return DEMO_ASSETS
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.azcli import error_lines
+from localcloud.testing import error_lines
 from tests.hardening.serve_process import ServerProcess
 from tests.hardening.share_state import share_folder, tree_digest
 from tests.workflow.conftest import Project

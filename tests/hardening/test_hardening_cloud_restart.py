@@ -9,8 +9,7 @@ import subprocess
 
 import httpx
 
-from tests.azcli import error_lines
-from tests.cloud import AZ, run_localcloud, wait_until
+from localcloud.testing import AZ, error_lines, run_localcloud, wait_until
 from tests.hardening.share_state import active_version, share_folder
 
 RANGES = "files:write:PUT range"

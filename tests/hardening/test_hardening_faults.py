@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.azcli import error_lines
+from localcloud.testing import error_lines
 from tests.hardening.fault_runs import LEVELS, injected_faults, new_project, provision_and_deploy
 from tests.hardening.share_state import active_version, mirrors, share_folder
 

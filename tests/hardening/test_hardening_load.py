@@ -5,8 +5,8 @@ only, bounded in time and count): no 5xx, every 429 carries Retry-After, every s
 bench/load.py prints the same run on its own."""
 import pytest
 
-from tests.cloud import REPO
 from tests.hardening.load_run import run_load, start_demo_server
+from tests.paths import REPO
 
 CLIENTS, SECONDS = 32, 60
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cloud import REPO
 from tests.hardening.share_state import share_folder
+from tests.paths import REPO
 
 JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}")
 PRODUCT_CODE = ("azext_aitkinfer", "inference_src", "infra")

@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
-from tests.cloud import REPO, Cloud, run_localcloud, start_cloud
+from localcloud.testing import Cloud, run_localcloud, start_cloud
 from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter
+from tests.paths import REPO
 
 BASE_NAME = "tiny-org/tiny-chat"  # the adapter's base_model_name_or_path, as a hub id
 

@@ -11,8 +11,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.cloud import REPO
 from tests.inference.fixtures_models import PHRASE, TRAIN_PROMPTS
+from tests.paths import REPO
 
 OUTPUT = REPO / "test-output" / "browser"
 

@@ -3,8 +3,8 @@ import shutil
 import subprocess
 import time
 
-from tests.azcli import error_lines
-from tests.cloud import REPO
+from localcloud.testing import error_lines
+from tests.paths import REPO
 
 
 def test_timeout_prints_the_log_tail_and_how_to_see_more(served, tmp_path):

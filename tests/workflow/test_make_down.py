@@ -5,7 +5,8 @@ import subprocess
 
 import psutil
 
-from tests.cloud import REPO, start_cloud
+from localcloud.testing import start_cloud
+from tests.paths import REPO
 from tests.workflow.conftest import Project, init_project
 
 

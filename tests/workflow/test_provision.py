@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.azcli import error_lines
+from localcloud.testing import error_lines
 
 APP = "Microsoft.App/containerApps"
 

@@ -1,5 +1,6 @@
-"""A local cloud for tests: started in a temporary state directory, driven through the real az
-(with DIR/env, exactly as a shell has it after `source DIR/env`) and the real SDKs."""
+"""The harness for code that drives a local cloud: start and stop one, read its env file, a
+credential for the Azure SDKs, and the real `az` run offline. Tests, benchmarks and the demo
+use this module; the code under test never imports localcloud."""
 
 from __future__ import annotations
 
@@ -13,29 +14,40 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import requests
 from azure.core.credentials import AccessToken
 
-REPO = Path(__file__).resolve().parents[1]
+from localcloud.guard import guard_environment
+
 AZ = Path(sys.executable).with_name("az")
 ARM_SCOPE = "https://management.core.windows.net/.default"
+_IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT")
+
+
+class LocalCloudError(RuntimeError):
+    """The local cloud could not be started or is not safe to use; the message says why."""
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
+    """The variables `source DIR/env` sets, expanded as the shell would (PATH extends "$PATH")."""
     variables = {}
     for line in path.read_text().splitlines():
         if line.startswith("export "):
             name, _, value = line.removeprefix("export ").partition("=")
-            # Expanded as the shell would (the file extends PATH with "$PATH").
             variables[name] = os.path.expandvars(shlex.split(value)[0]) if value else ""
     return variables
 
 
+def shell_environment(state: Path) -> dict[str, str]:
+    """What a shell has after `source DIR/env`: os.environ, less any identity of its own, plus DIR/env."""
+    environ = {k: v for k, v in os.environ.items() if k not in _IDENTITY_VARIABLES}
+    return {**environ, **parse_env_file(state / "env")}
+
+
 def run_localcloud(command: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m localcloud start|stop --state DIR`."""
     # Start must do its own login: nothing identity-related may leak in from the caller.
-    env = {k: v for k, v in os.environ.items() if k not in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT")}
-    env["PYTHONPATH"] = str(REPO)
+    env = {k: v for k, v in os.environ.items() if k not in _IDENTITY_VARIABLES}
     return subprocess.run(
         [sys.executable, "-m", "localcloud", command, "--state", str(state)],
         env=env,
@@ -111,11 +123,8 @@ class Cloud:
         return requests.get(url, verify=self.ca, timeout=kwargs.pop("timeout", 10), proxies={}, **kwargs)
 
 
-def start_cloud(state: Path) -> Cloud:
-    result = run_localcloud("start", state)
-    if result.returncode != 0:
-        run_localcloud("stop", state)
-        pytest.fail(f"localcloud start failed: {result.stderr[-2000:]}")
+def attach(state: Path) -> Cloud:
+    """A running local cloud's handle, after checking that its env keeps az on this machine."""
     env_vars = parse_env_file(state / "env")
     clouds = state / "azure" / "clouds.config"
     # Before any az call of ours: without these, `az` could fall back to a real Azure address.
@@ -123,11 +132,21 @@ def start_cloud(state: Path) -> Cloud:
         k for k in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_CONFIG_DIR", "HTTPS_PROXY") if not env_vars.get(k)
     ]
     if missing or not clouds.exists() or "localcloud" not in clouds.read_text():
+        raise LocalCloudError(f"refusing to use the local cloud: env lacks {missing} or the cloud is not registered")
+    return Cloud(state, shell_environment(state))
+
+
+def start_cloud(state: Path) -> Cloud:
+    """Start a local cloud in `state` and return its handle; stop it again if it is not usable."""
+    result = run_localcloud("start", state)
+    if result.returncode != 0:
         run_localcloud("stop", state)
-        pytest.fail(f"refusing to use the local cloud: env lacks {missing} or the cloud is not registered")
-    env = {**os.environ, **env_vars}
-    env.pop("MSI_ENDPOINT", None)
-    return Cloud(state, env)
+        raise LocalCloudError(f"localcloud start failed: {result.stderr[-2000:]}")
+    try:
+        return attach(state)
+    except LocalCloudError:
+        run_localcloud("stop", state)
+        raise
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
@@ -142,3 +161,31 @@ def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "co
 
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """az's environment with no local cloud: no telemetry, and the guard proxy for every
+    non-loopback address so nothing can leave this machine. AZURE_EXTENSION_DIR and
+    AZURE_CONFIG_DIR come from the caller's environment."""
+    env = dict(os.environ)
+    env.update({"AZURE_CORE_COLLECT_TELEMETRY": "false", "AZURE_CORE_NO_COLOR": "true", **guard_environment()})
+    env.update(extra)
+    return env
+
+
+def run_az(*args: str, cwd=None, env=None, timeout: float = 120, input: str | None = None):
+    if not AZ.exists():
+        raise LocalCloudError(f"{AZ} not found: install azure-cli beside this Python")
+    return subprocess.run(
+        [str(AZ), *args], cwd=cwd, env=env or offline_env(), input=input, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without az's preview notices: what the user is told went wrong."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and "preview" not in line and "aka.ms/CLI_refstatus" not in line
+    ]
