@@ -41,7 +41,13 @@ def share_client(account_url, share_name, account_name, account_key):
     """Azure Files data plane with the account key (SMB mounts need the key anyway)."""
     from azure.storage.fileshare import ShareClient
 
-    from .filesync import retry_policy
     return ShareClient(account_url=account_url, share_name=share_name,
                        credential={"account_name": account_name, "account_key": account_key},
                        retry_policy=retry_policy())
+
+
+def retry_policy():
+    """For every ShareClient: ShareClient(..., retry_policy=retry_policy())."""
+    from ._files_retry import FilesRetryPolicy
+    return FilesRetryPolicy(retry_total=10, retry_connect=6, retry_read=6, retry_status=8,
+                            retry_backoff_factor=0.5, retry_backoff_max=30)

@@ -1,11 +1,8 @@
 """Atomic, content-addressed code versions of `inference_src/` on the share.
 
-Layout under `aitk-infer/` on the share:
-    objects/<sha256>         file contents, immutable, uploaded once (content MD5 set)
-    versions/<id>.json       manifest {"version", "created", "files": {relpath: {sha256, size, mode}}}
-    current                  pointer: the active id on the first line, older ids below, newest first
-    bootstrap.py             the container's start command (share_bootstrap.py)
-A deploy uploads the missing objects, then the manifest, then renames a new pointer over
+The layout on the share (objects/, versions/, the pointer `current`, bootstrap.py, envs/) is
+defined once, in share_bootstrap.py (the container's start command, standard library only); the
+names here are built from it. A deploy uploads the missing objects, then the manifest, then renames a new pointer over
 `current`: a replica that starts at any moment runs a complete old or a complete new version.
 """
 import datetime
@@ -16,9 +13,9 @@ from pathlib import Path
 from azure.cli.core.azclierror import AzCLIError, FileOperationError, ValidationError
 from knack.log import get_logger
 
-from .filesync import (
-    DEFAULT_WORKERS,
-    Content,
+from . import share_bootstrap as layout
+from .local_tree import DEFAULT_WORKERS, Content, scan_tree
+from .share_files import (
     Progress,
     delete_if_exists,
     download_bytes,
@@ -26,7 +23,6 @@ from .filesync import (
     is_tmp_name,
     remote_md5,
     run_parallel,
-    scan_tree,
     share_errors,
     upload,
     upload_atomic,
@@ -35,14 +31,14 @@ from .filesync import (
 
 logger = get_logger(__name__)
 
-ROOT = "aitk-infer"
-OBJECTS = f"{ROOT}/objects"
-VERSIONS = f"{ROOT}/versions"
-POINTER = f"{ROOT}/current"
-BOOTSTRAP = f"{ROOT}/bootstrap.py"
+ROOT = layout.ROOT
+OBJECTS = f"{ROOT}/{layout.OBJECTS}"
+VERSIONS = f"{ROOT}/{layout.VERSIONS}"
+POINTER = f"{ROOT}/{layout.POINTER}"
+BOOTSTRAP = f"{ROOT}/{layout.BOOTSTRAP}"
 KEEP_VERSIONS = 3
-ENTRYPOINT = "launch.sh"  # what share_bootstrap.py runs inside the version
-_BOOTSTRAP_SOURCE = Path(__file__).with_name("share_bootstrap.py")
+ENTRYPOINT = layout.ENTRYPOINT
+_BOOTSTRAP_SOURCE = Path(layout.__file__)
 
 
 def version_files(local):
@@ -96,6 +92,9 @@ def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS):
     if ENTRYPOINT not in local:
         raise FileOperationError(f"{local_dir / ENTRYPOINT}: missing. Fix: restore it; the container's "
                                  "start command runs it")
+    if len(local) > layout.MAX_FILES:
+        raise FileOperationError(f"{local_dir}: {len(local)} files, more than the {layout.MAX_FILES} the "
+                                 "container starts. Fix: list what it does not need in .aitkignore")
     files = version_files(local)
     version = version_id(files)
     with share_errors(f"deploying {local_dir} to share '{share.share_name}'"):

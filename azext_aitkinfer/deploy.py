@@ -9,6 +9,7 @@ from knack.log import get_logger
 
 from . import _client_factory as clients
 from .endpoint import endpoint_url, probe_ready
+from .share_bootstrap import ENTRYPOINT
 from .workspace import read_json_object
 
 logger = get_logger(__name__)
@@ -59,7 +60,7 @@ def _check_base_model(folder):
 
 def _check_model_folder(value, flag, check_content):
     """A local model or adapter folder the app could load and Azure Files can hold."""
-    from .filesync import check_folder
+    from .local_tree import check_folder
     from .safetensors_check import check_safetensors
     folder = _local_folder(value, flag)
     found = check_content(folder)
@@ -81,12 +82,16 @@ def _model_targets(config, request, adapter_config):
     return targets
 
 
-class _Progress:
-    """Bytes and rate while uploading, then the revision state, on az's progress line."""
+class DeployProgress:
+    """az's progress line: a bar with bytes and rate while uploading (`bytes`, fed by
+    share_files.Progress, so `done` never goes back nor passes `total`), then a state line
+    without a percentage while waiting (`message`)."""
 
     def __init__(self, cli_ctx):
+        self.cli_ctx = cli_ctx
         self.controller = cli_ctx.get_progress_controller(det=True)
         self.started = time.monotonic()
+        self.waiting = False
 
     def bytes(self, done, total):
         rate = done / max(time.monotonic() - self.started, 1e-3) / 2**20
@@ -94,7 +99,13 @@ class _Progress:
                                     f"({rate:.1f} MiB/s)", value=done, total_val=max(total, 1))
 
     def message(self, text):
-        self.controller.add(message=text)
+        # The determinate view would draw the last upload's bar beside the text (`[] 100%`):
+        # a state has no percentage, so it goes on az's spinner line instead.
+        if not self.waiting:
+            self.controller.active_progress.clear()  # ends the bar's line
+            self.controller = self.cli_ctx.get_progress_controller(det=False)
+            self.waiting = True
+        self.controller.add(message=text, value=None, total_val=None)
 
     def end(self):
         self.controller.end()
@@ -142,10 +153,10 @@ def _wait_ready(app, revision, endpoint, version, old_replicas, timeout, progres
 def deploy(cmd, workspace, request):
     from azure.core.exceptions import HttpResponseError
 
-    from .appstate import App
     from .arm_errors import arm_error
     from .codeversions import deploy_code, rollback
-    from .filesync import sync_folder
+    from .container_app import App
+    from .folder_mirror import sync_folder
 
     cli_ctx = cmd.cli_ctx
     config = workspace.read_config()
@@ -160,8 +171,8 @@ def deploy(cmd, workspace, request):
     # Every local input is checked before the first remote call, so bad input changes nothing.
     source = _local_folder(request.source, "--source") if request.source else \
         workspace.root / "inference_src"
-    if not request.rollback and not (source / "launch.sh").is_file():
-        raise FileOperationError(f"{source}: no launch.sh, so not an inference server folder. Fix: "
+    if not request.rollback and not (source / ENTRYPOINT).is_file():
+        raise FileOperationError(f"{source}: no {ENTRYPOINT}, so not an inference server folder. Fix: "
                                  "pass --source, or restore it with 'az aitk-infer init --force'")
     adapter_config = None
     if request.adapter_dir:
@@ -169,7 +180,7 @@ def deploy(cmd, workspace, request):
     if request.base_model_dir:
         _check_model_folder(request.base_model_dir, "--base-model-dir", _check_base_model)
 
-    progress = _Progress(cli_ctx)
+    progress = DeployProgress(cli_ctx)
     summary = {"app": app_name, "resourceGroup": group}
     try:
         try:

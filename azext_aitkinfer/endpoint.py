@@ -26,7 +26,7 @@ def probe_ready(url, timeout=5.0, with_body=False):
 
 def live_state(cli_ctx, subscription, group, app_name):
     """The app's current FQDN and its latest revision's state, straight from ARM."""
-    from .appstate import App
+    from .container_app import App
     app = App(cli_ctx, subscription, group, app_name)
     resource = app.get()
     ingress = resource.configuration.ingress if resource.configuration else None

@@ -3,7 +3,7 @@ import sys
 
 from azure.cli.core.azclierror import InvalidArgumentValueError
 
-from .appstate import App
+from .container_app import App
 
 
 def print_logs(cli_ctx, workspace, follow=False, tail=20, out=None):

@@ -10,7 +10,7 @@ from . import _client_factory as clients
 from .arm_errors import GPU_REGIONS, arm_error
 from .arm_template import load_template
 from .endpoint import endpoint_url
-from .parameters import parse_overrides, resolve
+from .template_parameters import parse_overrides, resolve
 from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS, Workspace
 
 logger = get_logger(__name__)

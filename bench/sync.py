@@ -33,7 +33,8 @@ OURS = """
 import json, sys
 from azure.storage.fileshare import ShareClient
 from azext_aitkinfer.codeversions import deploy_code
-from azext_aitkinfer.filesync import retry_policy, sync_folder
+from azext_aitkinfer._client_factory import retry_policy
+from azext_aitkinfer.folder_mirror import sync_folder
 url, share, key, ca, kind, source = sys.argv[1:]
 client = ShareClient(url, share, credential={"account_name": url.rsplit("/", 1)[1], "account_key": key},
                      connection_verify=ca, retry_policy=retry_policy())

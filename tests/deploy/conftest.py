@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from azure.storage.fileshare import ShareClient
 
-from azext_aitkinfer.filesync import retry_policy
+from azext_aitkinfer._client_factory import retry_policy
 from localcloud.faults import Faults
 from localcloud.files.models import FileStore
 from localcloud.server import observe

@@ -8,7 +8,7 @@ import sys
 import time
 
 from azext_aitkinfer.codeversions import deploy_code, read_history
-from azext_aitkinfer.filesync import sync_folder
+from azext_aitkinfer.folder_mirror import sync_folder
 from tests.deploy.conftest import ACCOUNT, settled, write_tree
 
 KILL_TRIALS = 10
@@ -20,7 +20,7 @@ CHILD = """
 import sys
 from azure.storage.fileshare import ShareClient
 from azext_aitkinfer.codeversions import deploy_code
-from azext_aitkinfer.filesync import retry_policy
+from azext_aitkinfer._client_factory import retry_policy
 url, share, key, ca, source = sys.argv[1:]
 client = ShareClient(url, share, credential={"account_name": url.rsplit("/", 1)[1], "account_key": key},
                      connection_verify=ca, retry_policy=retry_policy())

@@ -3,10 +3,10 @@ import hashlib
 import os
 
 import pytest
-from azure.cli.core.azclierror import FileOperationError, ValidationError
+from azure.cli.core.azclierror import FileOperationError
 
 from azext_aitkinfer.codeversions import version_files, version_id
-from azext_aitkinfer.filesync import scan_tree
+from azext_aitkinfer.local_tree import scan_tree
 from tests.deploy.conftest import write_tree
 
 
@@ -33,10 +33,38 @@ def test_aitkignore_patterns_match_names_anchored_paths_and_directories(tmp_path
     assert sorted(scan_tree(tmp_path)) == ["cache.txt", "data/keep.csv", "m.py", "sub/data/raw/b.csv"]
 
 
-def test_aitkignore_refuses_negation_patterns_naming_the_line(tmp_path):
-    write_tree(tmp_path, {".aitkignore": "*.log\n!keep.log\n", "a.py": "x"})
-    with pytest.raises(ValidationError, match=r"\.aitkignore: line 2: '!'"):
-        scan_tree(tmp_path)
+def test_aitkignore_negation_reincludes_as_in_gitignore(tmp_path):
+    write_tree(tmp_path, {".aitkignore": "*.log\n!keep.log\n**/tmp/**\n", "a.py": "x", "run.log": "x",
+                          "keep.log": "x", "sub/keep.log": "x", "x/tmp/y/z.txt": "x"})
+    assert sorted(scan_tree(tmp_path)) == ["a.py", "keep.log", "sub/keep.log"]
+
+
+SECRETS = {".env.local": "K=1", ".envrc": "export K=1", "id_rsa": "-----BEGIN", "id_rsa.pub": "ssh-rsa",
+           "certs/server.pem": "-----BEGIN", "tls.key": "k", ".netrc": "machine x", ".git-credentials": "x",
+           ".npmrc": "//registry:_authToken=x", ".pypirc": "[pypi]", ".aws/credentials": "[default]",
+           ".ssh/config": "Host x"}
+
+
+def test_secret_looking_files_are_not_uploaded_and_are_named(tmp_path, caplog):
+    write_tree(tmp_path, {**SECRETS, "app.py": "x", ".env.example": "K=", "keys.py": "x"})
+    with caplog.at_level("WARNING"):
+        assert sorted(scan_tree(tmp_path)) == [".env.example", "app.py", "keys.py"]
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    for name in (".env.local", ".envrc", "id_rsa", "certs/server.pem", ".netrc", ".aws/", ".ssh/"):
+        assert name in warning
+    assert "K=1" not in warning
+
+
+def test_a_secret_looking_file_ships_when_aitkignore_reincludes_it(tmp_path):
+    write_tree(tmp_path, {".aitkignore": "!tls.key\n", "tls.key": "public test key", "id_rsa": "x"})
+    assert sorted(scan_tree(tmp_path)) == ["tls.key"]
+
+
+def test_a_very_large_file_in_the_code_folder_is_named_in_a_warning(tmp_path, caplog):
+    write_tree(tmp_path, {"big.bin": b"\0" * 4096, "small.py": "x"})
+    with caplog.at_level("WARNING"):
+        scan_tree(tmp_path, large_file_bytes=4096)
+    assert any("big.bin" in r.getMessage() and "small.py" not in r.getMessage() for r in caplog.records)
 
 
 def test_symlink_inside_the_folder_ships_its_target_content(tmp_path):

@@ -6,7 +6,8 @@ import os
 import pytest
 from azure.cli.core.azclierror import FileOperationError
 
-from azext_aitkinfer.filesync import MANIFEST_NAME, RANGE_BYTES, remote_md5, sync_folder
+from azext_aitkinfer.folder_mirror import MANIFEST_NAME, sync_folder
+from azext_aitkinfer.share_files import RANGE_BYTES, remote_md5
 from tests.deploy.conftest import file_bytes_sent, settled, write_tree
 
 REMOTE = "models/adapter"
