@@ -56,7 +56,7 @@ def test_bootstrap_refuses_a_version_whose_object_is_corrupt(files_cloud, share,
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(share_bootstrap.tempfile, "tempdir", None)
     assert share_bootstrap.main() == 1
-    assert f"version {version} is incomplete on the share (object {victim} does not match its hash)" in \
+    assert f"refusing to start version {version}: object {victim} does not match its hash" in \
         capsys.readouterr().out
     assert not (tmp_path / "aitk-infer" / version).exists()
 
