@@ -12,29 +12,38 @@ import uuid
 from aiohttp import web
 
 from localcloud.arm.deployments import Deployments
-from localcloud.arm.loganalytics import Workspaces
 from localcloud.arm.lro import Operations
 from localcloud.arm.models import ArmBackend, CloudContext
 from localcloud.arm.responses import ARM_PREFIXES, ArmRouter, operation_name
 from localcloud.arm.responses import add_routes as add_arm_routes
-from localcloud.arm.storage import FileServices, FileShares, StorageAccounts
 from localcloud.ca import ensure_tls
-from localcloud.containerapps.apps import ContainerApps, Replicas, Revisions
 from localcloud.containerapps.environments import EnvironmentStorages, ManagedEnvironments
 from localcloud.containerapps.ingress import Ingress
-from localcloud.containerapps.logstream import LogStream
+from localcloud.containerapps.models import ContainerApps, Replicas, Revisions
+from localcloud.containerapps.responses import LogStream
 from localcloud.containerapps.runtime import Runtime
 from localcloud.faults import FaultConfigError, Faults
-from localcloud.files import responses as files_responses
-from localcloud.files.models import FileStore
 from localcloud.identity import responses as identity_responses
+from localcloud.identity import urls as identity_urls
 from localcloud.identity.models import TokenIssuer
+from localcloud.loganalytics.models import Workspaces
+from localcloud.routing import Route
 from localcloud.state import StateDir, StateFile
 from localcloud.stats import Stats
+from localcloud.storage import urls as storage_urls
+from localcloud.storage.accounts import FileServices, FileShares, StorageAccounts
+from localcloud.storage.models import FileStore
 
 logger = logging.getLogger("localcloud")
 CONTROL_PREFIX = "_localcloud"
 _FILES_WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
+CONTROL_ROUTES = [
+    Route(("GET",), f"/{CONTROL_PREFIX}/health", "_health", "is the cloud serving"),
+    Route(("GET",), f"/{CONTROL_PREFIX}/stats", "_stats", "requests, bytes in and out per operation"),
+    Route(("DELETE",), f"/{CONTROL_PREFIX}/stats", "_reset_stats", "reset the counters"),
+    Route(("GET",), f"/{CONTROL_PREFIX}/faults", "_get_faults", "the fault injection in force"),
+    Route(("POST",), f"/{CONTROL_PREFIX}/faults", "_set_faults", "set (or with an empty body reset) fault injection"),
+]
 
 
 def cloud_settings(state: StateFile, port: int | None = None) -> dict:
@@ -60,7 +69,7 @@ def classify(request: web.Request) -> str | None:
     first = request.path.strip("/").split("/", 1)[0]
     if first == CONTROL_PREFIX:
         return None
-    if request.path == identity_responses.TOKEN_PATH:
+    if request.path == identity_urls.TOKEN_PATH:
         return "identity:token"
     if request.path.endswith("/logstream"):
         return "logstream"
@@ -155,14 +164,11 @@ class LocalCloud:
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=self.middlewares, client_max_size=0)
-        app.router.add_get(f"/{CONTROL_PREFIX}/health", self._health)
-        app.router.add_get(f"/{CONTROL_PREFIX}/stats", self._stats)
-        app.router.add_delete(f"/{CONTROL_PREFIX}/stats", self._reset_stats)
-        app.router.add_get(f"/{CONTROL_PREFIX}/faults", self._get_faults)
-        app.router.add_post(f"/{CONTROL_PREFIX}/faults", self._set_faults)
+        for route in CONTROL_ROUTES:
+            app.router.add_route(route.methods[0], route.pattern, getattr(self, route.handler))
         identity_responses.add_routes(app, self.issuer, self.settings["identityHeader"])
         add_arm_routes(app, self.router)
-        files_responses.add_routes(app, self.files, self.storage.account_keys)
+        storage_urls.add_routes(app, self.files, self.storage.account_keys)
         return app
 
     async def _health(self, request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -17,10 +18,7 @@ from localcloud.arm.exceptions import ArmError, invalid_request
 from localcloud.arm.lro import Operations
 from localcloud.arm.models import ArmBackend, utc_now
 
-DEPLOYMENT_FAILED = (
-    "At least one resource deployment operation failed. Please list deployment operations for "
-    "details. Please see https://aka.ms/arm-deployment-operations for usage details."
-)
+logger = logging.getLogger(__name__)
 _SECURE_TYPES = {"securestring", "secureobject"}
 
 
@@ -28,10 +26,6 @@ def _engine():
     from localcloud.templates import engine  # the TEMPLATE helper's part; imported when first needed
 
     return engine
-
-
-def _template_error_to_arm(exc, status: int = 400) -> ArmError:
-    return ArmError(status, exc.code, exc.message, getattr(exc, "details", None))
 
 
 class Deployments:
@@ -77,10 +71,7 @@ class Deployments:
             location=group["location"],
             deployment_name=name,
         )
-        try:
-            validated = engine.validate_template(template, parameters, scope)
-        except engine.TemplateError as exc:
-            raise _template_error_to_arm(exc) from exc
+        validated = engine.validate_template(template, parameters, scope)
         return engine, scope, template, parameters, validated
 
     def _record(self, deployment_id: str, name: str, template: dict, parameters: dict, state: str) -> dict:
@@ -154,19 +145,18 @@ class Deployments:
                 _RecordingProvider(self.backend, on_resource),
                 on_resource=on_resource,
             )
-        except Exception as exc:  # noqa: BLE001 - any failure ends the deployment as Failed, as ARM does
-            detail = {
-                "code": getattr(exc, "code", "InternalServerError"),
-                "message": getattr(exc, "message", "The deployment failed unexpectedly."),
+        except ArmError as exc:
+            error = exc.to_dict()
+            if exc.code != "DeploymentFailed":
+                error = {"code": "DeploymentFailed", "message": engine.DEPLOYMENT_FAILED, "details": [error]}
+            properties.update(provisioningState="Failed", error=error)
+        except Exception:  # any other failure ends the deployment as Failed, as ARM does, and is logged
+            logger.exception("deployment %s failed", record["name"])
+            error = {
+                "code": "DeploymentFailed",
+                "message": engine.DEPLOYMENT_FAILED,
+                "details": [{"code": "InternalServerError", "message": "The deployment failed unexpectedly."}],
             }
-            if getattr(exc, "code", None) == "DeploymentFailed":
-                error = {
-                    "code": "DeploymentFailed",
-                    "message": exc.message,
-                    "details": getattr(exc, "details", None) or [],
-                }
-            else:
-                error = {"code": "DeploymentFailed", "message": DEPLOYMENT_FAILED, "details": [detail]}
             properties.update(provisioningState="Failed", error=error)
         else:
             properties.update(provisioningState="Succeeded", outputs=outputs)

@@ -1,21 +1,56 @@
-"""ARM errors, each carrying its wire status and code; rendered as {"error": {"code", "message"}}."""
+"""ARM's error: its wire status, code and message (and details, target), rendered as {"error": {...}}.
+
+The one error class of every ARM service here and of the template engine: a resource kind raises it,
+a deployment reports it as a DeploymentFailed detail, the router puts it on the wire.
+"""
 
 from __future__ import annotations
 
+REDACTED = "***"
+# Shorter secure values would mangle ordinary words of a message when redacted.
+MIN_REDACTED_LENGTH = 4
+
 
 class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[dict] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict] | None = None,
+        target: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.details = details or []
+        self.details = list(details or [])  # ARM error objects ({"code", "message", "target"?})
+        self.target = target
 
     def to_dict(self) -> dict:
-        error = {"code": self.code, "message": self.message}
+        """The ARM wire form (the ``error`` object of an ARM error response)."""
+        error: dict = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
         if self.details:
             error["details"] = self.details
         return error
+
+    def redacted(self, secrets: list[str]) -> ArmError:
+        """A copy with every secure parameter value replaced, so secrets never reach output."""
+        hidden = sorted((s for s in secrets if len(s) >= MIN_REDACTED_LENGTH), key=len, reverse=True)
+
+        def scrub(text: str) -> str:
+            for secret in hidden:
+                text = text.replace(secret, REDACTED)
+            return text
+
+        details = [{**d, "message": scrub(str(d.get("message", "")))} for d in self.details]
+        return ArmError(self.status, self.code, scrub(self.message), details, self.target)
+
+    def __str__(self) -> str:
+        inner = "".join(f" [{d.get('code')}: {d.get('message')}]" for d in self.details)
+        return f"{self.code}: {self.message}{inner}"
 
 
 def resource_not_found(resource_type: str, name: str, resource_group: str) -> ArmError:

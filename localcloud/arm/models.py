@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import datetime
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -50,6 +49,8 @@ class ResourceKind:
     lro: ClassVar[str | None] = None
     creatable: ClassVar[bool] = True
     created_status: ClassVar[int] = 201  # some APIs answer a synchronous create with 200
+    # POST actions: the action's name in the URL -> the method (record, body) -> response body
+    actions: ClassVar[dict[str, str]] = {}
 
     def __init__(self, backend: ArmBackend):
         self.backend = backend
@@ -77,9 +78,6 @@ class ResourceKind:
     def list_records(self, parent: ResourceId | None, subscription: str, resource_group: str | None) -> list[dict]:
         return self.backend.stored_records(self.type_name, parent, resource_group)
 
-    # -- POST actions ----------------------------------------------------------------------------
-    def actions(self) -> dict[str, Callable[[dict, dict], dict]]:
-        return {}
 
 
 class ArmBackend:
@@ -322,9 +320,8 @@ class ArmBackend:
 
     def action(self, rid: ResourceId, action: str, body: dict, api_version: str | None = None) -> dict:
         kind = self.kind_of(rid.type, api_version)
-        handlers = {name.lower(): fn for name, fn in kind.actions().items()}
-        handler = handlers.get(action.lower())
-        if handler is None:
+        method = {name.lower(): method for name, method in kind.actions.items()}.get(action.lower())
+        if method is None:
             raise ArmError(
                 404,
                 "InvalidResourceType",
@@ -336,7 +333,7 @@ class ArmBackend:
             record = kind.get_record(rid)
             if record is None:
                 raise resource_not_found(rid.type, "/".join(rid.names), rid.resource_group)
-            result = handler(record, body or {})
+            result = getattr(kind, method)(record, body or {})
             self.state.save()
             return result
 

@@ -1,4 +1,4 @@
-"""ARM over HTTP: routing of /subscriptions/..., /tenants, /providers to the models, in ARM's wire format."""
+"""ARM over HTTP: each route of urls.py answered from the models, in ARM's wire format."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 import json5
 from aiohttp import web
 
+from localcloud.arm import urls
 from localcloud.arm.deployments import Deployments
 from localcloud.arm.exceptions import ArmError, invalid_request, missing_api_version, unauthenticated
 from localcloud.arm.ids import ResourceId, parse_provider_path, parse_resource_id
 from localcloud.arm.lro import RETRY_AFTER_SECONDS, Operations
 from localcloud.arm.models import ArmBackend
 from localcloud.identity.models import InvalidToken, TokenIssuer
+from localcloud.routing import resolve
 
 ARM_PREFIXES = ("subscriptions", "tenants", "providers", "metadata")
 logger = logging.getLogger(__name__)
@@ -72,8 +74,8 @@ class ArmRouter:
         if side is not None:
             return await side
         try:
-            if segments[:2] == ["metadata", "endpoints"]:
-                return web.json_response(self._metadata())
+            if [s.lower() for s in segments] == ["metadata", "endpoints"]:
+                return web.json_response(self.metadata())
             self._authenticate(request)
             if "api-version" not in request.query:
                 raise missing_api_version()
@@ -113,7 +115,7 @@ class ArmRouter:
         except InvalidToken as exc:
             raise unauthenticated(f"The access token is not valid for this local cloud ({exc}).") from exc
 
-    def _metadata(self) -> dict:
+    def metadata(self) -> dict:
         return {
             "name": "localcloud",
             "resourceManager": f"{self.base_url}/",
@@ -126,88 +128,64 @@ class ArmRouter:
             "suffixes": {"storage": "localcloud.internal"},
         }
 
-    # -- dispatch (worker thread) ----------------------------------------------------------------
+    # -- dispatch (worker thread): the route table in urls.py names the handler --------------------
     def _dispatch(self, method: str, segments: list[str], query: dict, body) -> Reply:
-        lower = [s.lower() for s in segments]
-        version = query["api-version"]
-        if lower == ["tenants"]:
-            return Reply(200, {"value": self.backend.tenants()})
-        if lower == ["subscriptions"]:
-            return Reply(200, {"value": [self.backend.subscription(self.backend.context.subscription_id)]})
-        if lower[0] != "subscriptions":
+        found = resolve(urls.routes, method, segments)
+        if found is None:
             raise ArmError(404, "NotFound", f"No ARM route for '/{'/'.join(segments)}'.")
-        sub = segments[1]
-        if len(lower) == 2 and method == "GET":
-            return Reply(200, self.backend.subscription(sub))
-        if lower[2:] == ["locations"]:
-            self.backend.check_subscription(sub)
-            return Reply(
-                200,
-                {
-                    "value": [
-                        {
-                            "name": self.backend.context.location,
-                            "displayName": self.backend.location_display(),
-                            "id": f"/subscriptions/{sub}/locations/{self.backend.context.location}",
-                        }
-                    ]
-                },
-            )
-        if len(lower) == 4 and lower[2] == "operationresults":
-            return self._operation_result(segments[3])
-        if lower[2] == "providers":
-            return self._subscription_provider(method, sub, segments[3:], body, version)
-        if lower[2] == "resourcegroups":
-            return self._resource_group(method, sub, segments[3:], body, version)
-        raise ArmError(404, "NotFound", f"No ARM route for '/{'/'.join(segments)}'.")
+        route, params = found
+        if not route.methods:
+            raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '/{'/'.join(segments)}'.")
+        if "subscription" in params:
+            self.backend.check_subscription(params["subscription"])
+        return getattr(self, route.handler)(method, params, query["api-version"], body)
 
-    def _subscription_provider(self, method: str, sub: str, rest: list[str], body, version: str) -> Reply:
-        self.backend.check_subscription(sub)
-        lower = [s.lower() for s in rest]
-        if not rest:
-            return Reply(200, {"value": self.backend.providers()})
-        namespace = rest[0]
-        if len(rest) == 1:
-            return Reply(200, self.backend.provider(namespace))
-        if lower[1:] == ["register"] and method == "POST":
-            return Reply(200, self.backend.provider(namespace))
-        if len(lower) > 2 and lower[-2] == "operationstatuses":
-            return self._operation_status(rest[-1])
-        if len(lower) > 2 and lower[-2] in ("operationresults", "asyncoperations"):
-            return self._operation_result(rest[-1])
-        if lower[1:] == ["checknameavailability"] and method == "POST":
-            kind = self.backend.kind_of(f"{namespace}/storageAccounts", version)
-            return Reply(200, kind.check_name(str((body or {}).get("name", ""))))
-        if len(rest) == 2 and method == "GET":
-            return Reply(200, {"value": self.backend.list(f"{namespace}/{rest[1]}", None, sub, None, version)})
-        raise ArmError(404, "NotFound", f"No ARM route for provider path '{'/'.join(rest)}'.")
+    def tenants(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": self.backend.tenants()})
 
-    def _resource_group(self, method: str, sub: str, rest: list[str], body, version: str) -> Reply:
-        if not rest:
-            return Reply(200, {"value": self.backend.list_groups(sub)})
-        group, tail = rest[0], rest[1:]
-        lower = [s.lower() for s in tail]
-        if not tail:
-            return self._group_itself(method, sub, group, body)
-        if lower == ["resources"]:
-            return Reply(200, {"value": self.backend.list_group_resources(sub, group)})
-        if lower[0] != "providers":
-            raise ArmError(404, "NotFound", f"No ARM route under resource group '{group}' for '{'/'.join(tail)}'.")
-        if len(lower) >= 3 and lower[1:3] == ["microsoft.resources", "deployments"]:
-            return self._deployment(method, sub, group, tail[3:], body)
-        parsed = parse_provider_path(sub, group, tail[1:])
-        if parsed.resource is None:  # .../providers/{ns}/{type}: a collection in the group
-            return Reply(200, {"value": self.backend.list(f"{tail[1]}/{parsed.tail}", None, sub, group, version)})
-        if parsed.tail is None:
-            return self._resource(method, parsed.resource, body, version)
-        if method == "POST":
-            return Reply(200, self.backend.action(parsed.resource, parsed.tail, body, version))
-        if method == "GET":
-            child_type = f"{parsed.resource.type}/{parsed.tail}"
-            return Reply(200, {"value": self.backend.list(child_type, parsed.resource, sub, group, version)})
-        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '{'/'.join(tail)}'.")
+    def subscriptions(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": [self.backend.subscription(self.backend.context.subscription_id)]})
 
-    def _group_itself(self, method: str, sub: str, group: str, body) -> Reply:
+    def subscription(self, method, p, version, body) -> Reply:
+        return Reply(200, self.backend.subscription(p["subscription"]))
+
+    def locations(self, method, p, version, body) -> Reply:
+        location = self.backend.context.location
+        return Reply(
+            200,
+            {
+                "value": [
+                    {
+                        "name": location,
+                        "displayName": self.backend.location_display(),
+                        "id": f"/subscriptions/{p['subscription']}/locations/{location}",
+                    }
+                ]
+            },
+        )
+
+    def providers(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": self.backend.providers()})
+
+    def provider(self, method, p, version, body) -> Reply:
+        return Reply(200, self.backend.provider(p["namespace"]))
+
+    def check_name(self, method, p, version, body) -> Reply:
+        kind = self.backend.kind_of(f"{p['namespace']}/storageAccounts", version)
+        return Reply(200, kind.check_name(str((body or {}).get("name", ""))))
+
+    def list_in_subscription(self, method, p, version, body) -> Reply:
+        resource_type = f"{p['namespace']}/{p['type']}"
+        return Reply(200, {"value": self.backend.list(resource_type, None, p["subscription"], None, version)})
+
+    def list_groups(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": self.backend.list_groups(p["subscription"])})
+
+    def group_resources(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": self.backend.list_group_resources(p["subscription"], p["group"])})
+
+    def group(self, method, p, version, body) -> Reply:
+        sub, group = p["subscription"], p["group"]
         if method == "PUT":
             view, created = self.backend.put_group(sub, group, body or {})
             return Reply(201 if created else 200, view)
@@ -226,6 +204,23 @@ class ArmRouter:
             operation_id = self.operations.completed()
             return Reply(202, None, self._location_headers(f"/subscriptions/{sub}/operationresults/{operation_id}"))
         return Reply(200, self.backend.get_group(sub, group))
+
+    def resource(self, method, p, version, body) -> Reply:
+        sub, group = p["subscription"], p["group"]
+        tail = p["path"].split("/")
+        parsed = parse_provider_path(sub, group, tail)
+        if parsed.resource is None:  # .../providers/{ns}/{type}: a collection in the group
+            if method != "GET":
+                raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '{p['path']}'.")
+            return Reply(200, {"value": self.backend.list(f"{tail[0]}/{parsed.tail}", None, sub, group, version)})
+        if parsed.tail is None:
+            return self._resource(method, parsed.resource, body, version)
+        if method == "POST":
+            return Reply(200, self.backend.action(parsed.resource, parsed.tail, body, version))
+        if method == "GET":
+            child_type = f"{parsed.resource.type}/{parsed.tail}"
+            return Reply(200, {"value": self.backend.list(child_type, parsed.resource, sub, group, version)})
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported on '{p['path']}'.")
 
     def _resource(self, method: str, rid: ResourceId, body, version: str) -> Reply:
         kind = self.backend.kind_of(rid.type, version)
@@ -260,22 +255,23 @@ class ArmRouter:
             return Reply(204)
         return Reply(200, self.backend.get(rid, version))
 
-    def _deployment(self, method: str, sub: str, group: str, rest: list[str], body) -> Reply:
-        lower = [s.lower() for s in rest]
-        if not rest:
-            return Reply(200, {"value": self.deployments.list(sub, group)})
-        name = rest[0]
-        if lower[1:] == ["validate"] and method == "POST":
-            return Reply(200, self.deployments.validate(sub, group, name, body))
-        if lower[1:] == ["operations"]:
-            return Reply(200, {"value": self.deployments.list_operations(sub, group, name)})
-        if len(lower) == 3 and lower[1] == "operationstatuses":
-            reply = self._operation_status(rest[2])
-            if reply.body["status"] == "InProgress":
-                reply.body["status"] = "Running"
-            return reply
-        if len(rest) > 1:
-            raise invalid_request(f"The deployment operation '{'/'.join(rest[1:])}' is not emulated.")
+    def list_deployments(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": self.deployments.list(p["subscription"], p["group"])})
+
+    def validate_deployment(self, method, p, version, body) -> Reply:
+        return Reply(200, self.deployments.validate(p["subscription"], p["group"], p["deployment"], body))
+
+    def deployment_operations(self, method, p, version, body) -> Reply:
+        return Reply(200, {"value": self.deployments.list_operations(p["subscription"], p["group"], p["deployment"])})
+
+    def deployment_status(self, method, p, version, body) -> Reply:
+        reply = self.operation_status(method, p, version, body)
+        if reply.body["status"] == "InProgress":
+            reply.body["status"] = "Running"
+        return reply
+
+    def deployment(self, method, p, version, body) -> Reply:
+        sub, group, name = p["subscription"], p["group"], p["deployment"]
         if method == "PUT":
             view, created, operation_id = self.deployments.create(sub, group, name, body)
             path = (
@@ -313,7 +309,8 @@ class ArmRouter:
             "Retry-After": RETRY_AFTER_SECONDS,
         }
 
-    def _operation_status(self, operation_id: str) -> Reply:
+    def operation_status(self, method, p, version, body) -> Reply:
+        operation_id = p["operation"]
         status = self.operations.status(operation_id)
         if status is None:
             raise ArmError(404, "OperationNotFound", f"The operation '{operation_id}' was not found.")
@@ -321,7 +318,8 @@ class ArmRouter:
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if status["status"] == "InProgress" else {}
         return Reply(200, {"id": operation_id, **status}, headers)
 
-    def _operation_result(self, operation_id: str) -> Reply:
+    def operation_result(self, method, p, version, body) -> Reply:
+        operation_id = p["operation"]
         status = self.operations.status(operation_id)
         if status is None:
             raise ArmError(404, "OperationNotFound", f"The operation '{operation_id}' was not found.")

@@ -13,6 +13,7 @@ import string
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from localcloud.arm.exceptions import ArmError, invalid_request
 from localcloud.arm.ids import ResourceId, parse_resource_id
@@ -361,8 +362,7 @@ class ContainerApps(ResourceKind):
         self.ingress(record["id"].lower(), None)
         self.ports.pop(record["id"].lower(), None)
 
-    def actions(self):
-        return {"getAuthToken": self._auth_token, "listSecrets": self._list_secrets}
+    actions: ClassVar[dict[str, str]] = {"getAuthToken": "_auth_token", "listSecrets": "_list_secrets"}
 
     def _auth_token(self, record: dict, body: dict) -> dict:
         token, expires_on = self.issuer.issue(record["id"])
@@ -410,8 +410,7 @@ class Revisions(ResourceKind):
     def delete(self, record: dict) -> None:
         self.apps.runtime.stop_revision(record["id"].lower())
 
-    def actions(self):
-        return {"restart": self._restart, "activate": self._activate, "deactivate": self._deactivate}
+    actions: ClassVar[dict[str, str]] = {"restart": "_restart", "activate": "_activate", "deactivate": "_deactivate"}
 
     def _restart(self, record: dict, body: dict) -> dict:
         if not record["properties"]["active"]:

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from localcloud.containerapps import urls
 from localcloud.containerapps.runtime import Runtime
 from localcloud.identity.models import InvalidToken, TokenIssuer
+from localcloud.routing import resolve
 
 DEFAULT_TAIL_LINES = 20
 MAX_TAIL_LINES = 300
@@ -34,10 +36,11 @@ class LogStream:
         self.runtime = runtime
 
     def route(self, request: web.Request, segments: list[str]) -> Awaitable[web.StreamResponse] | None:
-        lower = [s.lower() for s in segments]
-        if len(lower) == 13 and lower[4] == "containerapps" and lower[12] == "logstream":
-            return self._console(request, segments)
-        return None
+        found = resolve(urls.routes, request.method, segments)
+        if found is None or not found[0].methods:
+            return None
+        route, params = found
+        return getattr(self, route.handler)(request, params)
 
     def _authorized(self, request: web.Request, app_name: str) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -47,8 +50,8 @@ class LogStream:
             return False
         return bool(claims) and str(claims.get("aud", "")).lower().endswith(f"/containerapps/{app_name.lower()}")
 
-    async def _console(self, request: web.Request, segments: list[str]) -> web.StreamResponse:
-        app_name, replica_name = segments[5], segments[9]
+    async def console(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        app_name, replica_name = params["app"], params["replica"]
         if not self._authorized(request, app_name):
             return _error(
                 401,

@@ -6,9 +6,8 @@ import hmac
 
 from aiohttp import web
 
+from localcloud.identity import urls
 from localcloud.identity.models import TokenIssuer
-
-TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
 
 
 def add_routes(app: web.Application, issuer: TokenIssuer, identity_header: str) -> None:
@@ -38,4 +37,4 @@ def add_routes(app: web.Application, issuer: TokenIssuer, identity_header: str) 
             }
         )
 
-    app.router.add_get(TOKEN_PATH, token)
+    app.router.add_get(urls.TOKEN_PATH, token)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from localcloud.arm.ids import ResourceId
 from localcloud.arm.models import ResourceKind, new_guid
-from localcloud.arm.storage import new_account_key
+from localcloud.storage.accounts import new_account_key
 
 
 class Workspaces(ResourceKind):
@@ -19,9 +21,8 @@ class Workspaces(ResourceKind):
         record.setdefault("secrets", {"primarySharedKey": new_account_key(), "secondarySharedKey": new_account_key()})
         return record
 
-    def actions(self):
-        # Templates call listKeys(); the REST API names the same action sharedKeys.
-        return {"sharedKeys": self._shared_keys, "listKeys": self._shared_keys}
+    # Templates call listKeys(); the REST API names the same action sharedKeys.
+    actions: ClassVar[dict[str, str]] = {"sharedKeys": "_shared_keys", "listKeys": "_shared_keys"}
 
     @staticmethod
     def _shared_keys(record: dict, body: dict) -> dict:

@@ -1,1 +1,1 @@
-"""Azure Files data plane (path-style): shares, directories, files, ranges, SharedKey auth."""
+"""Azure Storage: the control plane (accounts, file services, shares) and the Files data plane."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from typing import ClassVar
 
 from localcloud.arm.exceptions import ArmError, invalid_request
 from localcloud.arm.ids import ResourceId
@@ -118,8 +119,7 @@ class StorageAccounts(ResourceKind):
         for share in self.files.list_shares(record["name"]):
             self.files.delete_share(record["name"], share)
 
-    def actions(self):
-        return {"listKeys": self._list_keys, "regenerateKey": self._regenerate_key}
+    actions: ClassVar[dict[str, str]] = {"listKeys": "_list_keys", "regenerateKey": "_regenerate_key"}
 
     @staticmethod
     def _list_keys(record: dict, body: dict) -> dict:

@@ -22,7 +22,6 @@ from . import sharedkey
 from .models import MAX_RANGE_BYTES, ContentSettings, Entry, FileStore
 
 AccountKeys = Callable[[str], "list[bytes] | None"]
-OPERATION = web.RequestKey("operation", str)  # e.g. "files.put_range", for per-operation counters
 DEFAULT_VERSION = "2025-11-05"
 MAX_FILE_BYTES = 4 * 1024**4
 _PERMISSION_KEY = "4066528134148476695*1"  # one fixed security descriptor for everything
@@ -213,7 +212,7 @@ def _page(names: list[str], call: _Call) -> tuple[int, int, str]:
 
 
 # ---- account level -----------------------------------------------------------------------
-async def _list_shares(call: _Call) -> web.Response:
+async def list_shares(call: _Call) -> web.Response:
     prefix = call.query.get("prefix", "")
     names = [n for n in call.store.list_shares(call.account) if n.startswith(prefix)]
     start, end, next_marker = _page(names, call)
@@ -245,19 +244,19 @@ def _share_headers(call: _Call) -> dict[str, str]:
     return {"ETag": info.etag, "Last-Modified": _rfc1123(info.last_modified)}
 
 
-async def _create_share(call: _Call) -> web.Response:
+async def create_share(call: _Call) -> web.Response:
     call.store.create_share(
         call.account, call.share, call.int_header("x-ms-share-quota", 1, 102400), call.metadata()
     )
     return call.respond(201, _share_headers(call))
 
 
-async def _delete_share(call: _Call) -> web.Response:
+async def delete_share(call: _Call) -> web.Response:
     call.store.delete_share(call.account, call.share)
     return call.respond(202)
 
 
-async def _get_share_properties(call: _Call) -> web.Response:
+async def get_share_properties(call: _Call) -> web.Response:
     info = call.store.share_info(call.account, call.share)
     return call.respond(
         200,
@@ -271,41 +270,41 @@ async def _get_share_properties(call: _Call) -> web.Response:
     )
 
 
-async def _set_share_metadata(call: _Call) -> web.Response:
+async def set_share_metadata(call: _Call) -> web.Response:
     call.store.set_share_properties(call.account, call.share, metadata=call.metadata())
     return call.respond(200, _share_headers(call))
 
 
-async def _set_share_properties(call: _Call) -> web.Response:
+async def set_share_properties(call: _Call) -> web.Response:
     call.store.set_share_properties(call.account, call.share, call.int_header("x-ms-share-quota", 1, 102400))
     return call.respond(200, _share_headers(call))
 
 
 # ---- directories -------------------------------------------------------------------------
-async def _create_directory(call: _Call) -> web.Response:
+async def create_directory(call: _Call) -> web.Response:
     entry = call.store.create_directory(call.account, call.share, call.path, call.metadata())
     return call.respond(201, _written_headers(entry))
 
 
-async def _delete_directory(call: _Call) -> web.Response:
+async def delete_directory(call: _Call) -> web.Response:
     call.store.delete_directory(call.account, call.share, call.path)
     return call.respond(202)
 
 
-async def _get_directory_properties(call: _Call) -> web.Response:
+async def get_directory_properties(call: _Call) -> web.Response:
     return call.respond(
         200, _property_headers(call.store.get_entry(call.account, call.share, call.path, True))
     )
 
 
-async def _set_directory_properties(call: _Call) -> web.Response:
+async def set_directory_properties(call: _Call) -> web.Response:
     # SMB attributes, times and permissions are not modelled: report the directory as it is.
     return call.respond(
         200, _written_headers(call.store.get_entry(call.account, call.share, call.path, True))
     )
 
 
-async def _set_directory_metadata(call: _Call) -> web.Response:
+async def set_directory_metadata(call: _Call) -> web.Response:
     entry = call.store.set_metadata(call.account, call.share, call.path, call.metadata(), directory=True)
     return call.respond(200, {"ETag": entry.etag, "x-ms-request-server-encrypted": "true"})
 
@@ -329,7 +328,7 @@ def _list_entry(parent: ET.Element, entry: Entry) -> None:
     ET.SubElement(item, "PermissionKey").text = _PERMISSION_KEY
 
 
-async def _list_directory(call: _Call) -> web.Response:
+async def list_directory(call: _Call) -> web.Response:
     prefix = call.query.get("prefix", "")
     directory = call.store.get_entry(call.account, call.share, call.path, True)
     entries = call.store.list_directory(call.account, call.share, call.path, prefix)
@@ -353,7 +352,7 @@ async def _list_directory(call: _Call) -> web.Response:
 
 
 # ---- files -------------------------------------------------------------------------------
-async def _create_file(call: _Call) -> web.Response:
+async def create_file(call: _Call) -> web.Response:
     if (call.headers.get("x-ms-type") or "").lower() != "file":
         raise err.InvalidHeaderValue("Create File needs the header x-ms-type: file.")
     size = call.int_header("x-ms-content-length", 0, MAX_FILE_BYTES)
@@ -371,7 +370,7 @@ async def _create_file(call: _Call) -> web.Response:
     return call.respond(201, _written_headers(entry))
 
 
-async def _get_file_properties(call: _Call) -> web.Response:
+async def get_file_properties(call: _Call) -> web.Response:
     entry = call.store.get_entry(call.account, call.share, call.path, False)
     headers = _property_headers(entry)
     if entry.content.content_md5:
@@ -379,7 +378,7 @@ async def _get_file_properties(call: _Call) -> web.Response:
     return call.respond(200, headers)
 
 
-async def _download(call: _Call) -> web.StreamResponse:
+async def download(call: _Call) -> web.StreamResponse:
     entry = call.store.get_entry(call.account, call.share, call.path, False)
     headers = {**_property_headers(entry), "Accept-Ranges": "bytes"}
     wanted = call.byte_range()
@@ -425,7 +424,7 @@ async def _stream(call: _Call, status: int, headers: dict[str, str], chunks) -> 
     return response
 
 
-async def _put_range(call: _Call) -> web.Response:
+async def put_range(call: _Call) -> web.Response:
     wanted = call.byte_range()
     if wanted is None or wanted[1] is None:
         raise err.MissingRequiredHeader("Put Range needs x-ms-range: bytes=<start>-<end>.")
@@ -470,7 +469,7 @@ async def _put_range(call: _Call) -> web.Response:
     return call.respond(201, headers)
 
 
-async def _list_ranges(call: _Call) -> web.Response:
+async def list_ranges(call: _Call) -> web.Response:
     entry = call.store.get_entry(call.account, call.share, call.path, False)
     wanted = call.byte_range()
     low, high = (
@@ -490,7 +489,7 @@ async def _list_ranges(call: _Call) -> web.Response:
     return call.respond(200, headers, _xml(root), content_type="application/xml")
 
 
-async def _set_file_properties(call: _Call) -> web.Response:
+async def set_file_properties(call: _Call) -> web.Response:
     size = call.int_header("x-ms-content-length", 0, MAX_FILE_BYTES)
     # A resize alone (no content headers) keeps the content settings; otherwise they are replaced.
     if any(name in call.headers for name in _CONTENT_HEADERS):
@@ -501,12 +500,12 @@ async def _set_file_properties(call: _Call) -> web.Response:
     return call.respond(200, _written_headers(entry))
 
 
-async def _set_file_metadata(call: _Call) -> web.Response:
+async def set_file_metadata(call: _Call) -> web.Response:
     entry = call.store.set_metadata(call.account, call.share, call.path, call.metadata(), directory=False)
     return call.respond(200, {"ETag": entry.etag, "x-ms-request-server-encrypted": "true"})
 
 
-async def _delete_file(call: _Call) -> web.Response:
+async def delete_file(call: _Call) -> web.Response:
     call.store.delete_file(call.account, call.share, call.path)
     return call.respond(202)
 
@@ -527,7 +526,7 @@ def _rename_source(call: _Call) -> str:
     return "/".join(parts)
 
 
-async def _rename(call: _Call) -> web.Response:
+async def rename(call: _Call) -> web.Response:
     directory = call.query.get("restype") == "directory"
     entry = call.store.rename(
         call.account,
@@ -541,50 +540,12 @@ async def _rename(call: _Call) -> web.Response:
 
 
 Handler = Callable[[_Call], Awaitable[web.StreamResponse]]
-_SHARE_OPERATIONS: dict[tuple[str, str, str], Handler] = {  # (method, restype, comp) -> handler
-    ("PUT", "share", ""): _create_share,
-    ("DELETE", "share", ""): _delete_share,
-    ("GET", "share", ""): _get_share_properties,
-    ("HEAD", "share", ""): _get_share_properties,
-    ("PUT", "share", "metadata"): _set_share_metadata,
-    ("PUT", "share", "properties"): _set_share_properties,
-    ("PUT", "directory", ""): _create_directory,
-    ("DELETE", "directory", ""): _delete_directory,
-    ("GET", "directory", ""): _get_directory_properties,
-    ("HEAD", "directory", ""): _get_directory_properties,
-    ("PUT", "directory", "properties"): _set_directory_properties,
-    ("PUT", "directory", "metadata"): _set_directory_metadata,
-    ("GET", "directory", "list"): _list_directory,
-    ("PUT", "directory", "rename"): _rename,
-    ("PUT", "", ""): _create_file,
-    ("GET", "", ""): _download,
-    ("HEAD", "", ""): _get_file_properties,
-    ("DELETE", "", ""): _delete_file,
-    ("PUT", "", "range"): _put_range,
-    ("GET", "", "rangelist"): _list_ranges,
-    ("PUT", "", "properties"): _set_file_properties,
-    ("PUT", "", "metadata"): _set_file_metadata,
-    ("PUT", "", "rename"): _rename,
-}
+Operations = Callable[[str, str, MultiDictProxy[str]], Handler]  # (method, share, query) -> handler
 
 
-def _operation(method: str, share: str, query: MultiDictProxy[str]) -> Handler:
-    restype, comp = query.get("restype", ""), query.get("comp", "")
-    found = (
-        _list_shares
-        if (not share and method == "GET" and comp == "list")
-        else (_SHARE_OPERATIONS.get((method, restype, comp)) if share else None)
-    )
-    if found is None:
-        raise err.UnsupportedOperation(
-            f"{method} with restype='{restype}' comp='{comp}' is not an Azure Files operation "
-            "localcloud serves."
-        )
-    return found
-
-
-def add_routes(app: web.Application, store: FileStore, account_keys: AccountKeys) -> None:
-    """Serve every /<account>/... path; account_keys(account) gives its keys, or None if it does not exist."""
+def handler(store: FileStore, account_keys: AccountKeys, operation_of: Operations):
+    """The handler of every /<account>/... path; account_keys(account) gives its keys, or None if it does
+    not exist; operation_of picks the operation (urls.py)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
@@ -598,10 +559,9 @@ def add_routes(app: web.Application, store: FileStore, account_keys: AccountKeys
             sharedkey.verify(
                 request.method, request.headers, account, raw_path, request.rel_url.raw_query_string, keys
             )
-            operation = _operation(request.method, share, request.rel_url.query)
-            request[OPERATION] = "files." + operation.__name__.lstrip("_")
+            operation = operation_of(request.method, share, request.rel_url.query)
             return await operation(_Call(request, store, account, share, path, request_id))
         except err.FilesError as error:
             return _error_response(request, request_id, error)
 
-    app.router.add_route("*", "/{account}{tail:.*}", handle)
+    return handle

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from localcloud.arm.exceptions import ArmError
 
 from . import parameters as params
-from .errors import ExpressionError, TemplateError
+from .errors import ExpressionError
 from .expressions import Call, evaluate, is_expression, parse, unescape
 from .functions import resolve_function
+from .interfaces import DeploymentScope, PlannedResource, ResourceProvider
 from .places import PARAMETERS, RUNTIME_PLACES, VARIABLES
 from .values import lookup, strings_in, type_name
-
-if TYPE_CHECKING:
-    from .engine import DeploymentScope, ResourceProvider
-    from .planner import ResourceInstance
 
 MAX_COPY_COUNT = 800  # ARM's limit for one copy loop
 
@@ -35,7 +34,7 @@ class TemplateState:
                                          if k != "copy"}
         self.variable_loops: dict = {loop.get("name"): (i, loop) for i, loop in
                                      enumerate((template.get("variables") or {}).get("copy", []))}
-        self.resources: list[ResourceInstance] = []
+        self.resources: list[PlannedResource] = []
         self._cache: dict[tuple[str, str], Any] = {}
         self._resolving: list[tuple[str, str]] = []
 
@@ -80,7 +79,7 @@ class TemplateState:
             return self._cache[key]
         if key in self._resolving:
             chain = self._resolving[self._resolving.index(key):] + [key]
-            raise TemplateError("InvalidTemplate", "Circular reference detected: " + " -> ".join(
+            raise ArmError(400, "InvalidTemplate", "Circular reference detected: " + " -> ".join(
                 f"{k} '{n}'" for k, n in chain) + ".")
         self._resolving.append(key)
         try:
@@ -97,7 +96,7 @@ class TemplateState:
                 found.extend(strings_in(self._cache[("parameter", name)]))
         return found
 
-    def find_resource(self, name_or_id: str) -> ResourceInstance | None:
+    def find_resource(self, name_or_id: str) -> PlannedResource | None:
         """A resource of this template by its full id or by its name (as reference() takes)."""
         wanted = name_or_id.lower()
         for resource in self.resources:
@@ -153,7 +152,7 @@ def evaluate_string(text: str, ctx: EvalContext, path: str) -> Any:
     try:
         return evaluate(parse(text[1:-1]), ctx)
     except ExpressionError as err:
-        raise TemplateError(err.code, f"The template language expression '{text}' at '{path}' is not "
+        raise ArmError(400, err.code, f"The template language expression '{text}' at '{path}' is not "
                                       f"valid: {err.message}") from None
 
 
@@ -171,7 +170,7 @@ def evaluate_tree(value: Any, ctx: EvalContext, path: str) -> Any:
                     loop_path = f"{path}.copy[{i}]"
                     name = loop.get("name") if isinstance(loop, dict) else None
                     if not isinstance(name, str):
-                        raise TemplateError("InvalidTemplate", f"The property loop at '{loop_path}' "
+                        raise ArmError(400, "InvalidTemplate", f"The property loop at '{loop_path}' "
                                                                "needs a 'name'.")
                     result[name] = expand_copy(loop, name, ctx, loop_path)
             else:
@@ -183,7 +182,7 @@ def evaluate_tree(value: Any, ctx: EvalContext, path: str) -> Any:
 def copy_count(loop: dict, ctx: EvalContext, path: str) -> int:
     count = evaluate_tree(loop.get("count"), ctx, f"{path}.count")
     if type_name(count) != "Integer" or not 0 <= count <= MAX_COPY_COUNT:
-        raise TemplateError("InvalidTemplate", f"The copy count at '{path}.count' must be an integer "
+        raise ArmError(400, "InvalidTemplate", f"The copy count at '{path}.count' must be an integer "
                                                f"from 0 to {MAX_COPY_COUNT}, not {count!r}.")
     return count
 
@@ -191,7 +190,7 @@ def copy_count(loop: dict, ctx: EvalContext, path: str) -> int:
 def expand_copy(loop: dict, name: str | None, ctx: EvalContext, path: str) -> list:
     """A property, variable or output loop: ``input`` evaluated ``count`` times."""
     if not isinstance(loop, dict) or "input" not in loop:
-        raise TemplateError("InvalidTemplate", f"The copy loop at '{path}' needs 'count' and 'input'.")
+        raise ArmError(400, "InvalidTemplate", f"The copy loop at '{path}' needs 'count' and 'input'.")
     return [evaluate_tree(loop["input"], ctx.with_copy(name, i), f"{path}.input")
             for i in range(copy_count(loop, ctx, path))]
 

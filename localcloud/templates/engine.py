@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from localcloud.arm.exceptions import ArmError
 
 from . import parameters as params
 from .context import TemplateState, evaluate_tree, expand_copy
-from .errors import ExpressionError, TemplateError, provider_error_fields
+from .errors import ExpressionError
 from .expressions import calls, is_expression, parse
 from .functions import resolve_function
+from .interfaces import DeploymentScope, ResourceProvider
 from .places import OUTPUTS
 from .planner import ResourceInstance, deployment_order, invalid, plan
 from .values import type_name
 
-__all__ = ["DeploymentScope", "ResourceProvider", "TemplateError", "run_deployment", "validate_template"]
+__all__ = ["DeploymentScope", "ResourceProvider", "run_deployment", "validate_template"]
 
 TOP_LEVEL_KEYS = ("$schema", "contentVersion", "apiProfile", "parameters", "variables", "functions",
                   "resources", "outputs", "metadata", "languageVersion", "definitions")
@@ -23,29 +25,6 @@ DEPLOYMENT_FAILED = ("At least one resource deployment operation failed. Please 
                      "operations for details. Please see https://aka.ms/arm-deployment-operations "
                      "for usage details.")
 
-
-class ResourceProvider(Protocol):
-    """What the engine needs from ARM. To fail with an ARM error, raise an exception carrying string
-    ``code`` and ``message`` attributes (optionally ``status``); it becomes a DeploymentFailed
-    detail. ``get_resource`` raises LookupError when the resource does not exist."""
-
-    def put_resource(self, resource_id: str, api_version: str, body: dict) -> dict: ...
-
-    def get_resource(self, resource_id: str, api_version: str | None) -> dict: ...
-
-    def invoke_action(self, resource_id: str, action: str, api_version: str) -> dict: ...
-
-
-@dataclass
-class DeploymentScope:
-    subscription_id: str
-    tenant_id: str
-    resource_group: str
-    location: str  # the resource group's location
-    deployment_name: str
-    environment: dict | None = None  # overrides merged into environment() (e.g. resourceManager)
-    resource_group_tags: dict = field(default_factory=dict)
-    subscription_display_name: str = "localcloud"
 
 
 OnResource = Callable[[str, str], None]
@@ -59,7 +38,7 @@ def validate_template(template: dict, parameters: dict, scope: DeploymentScope) 
     state = _state(template, parameters, scope, None)
     try:
         resources = _prepare(state)
-    except TemplateError as err:
+    except ArmError as err:
         raise err.redacted(state.secrets()) from None
     return [{"id": r.id, "type": r.type, "name": r.name, "apiVersion": r.api_version}
             for r in resources if r.deployed]
@@ -71,14 +50,14 @@ def run_deployment(template: dict, parameters: dict, scope: DeploymentScope,
 
     Each resource's body is evaluated just before its PUT. ``on_resource(resource_id, status)`` is
     called once per deployed resource with "Succeeded" or "Failed". The first failure stops the
-    deployment with a TemplateError("DeploymentFailed") whose details name the resource and cause.
+    deployment with an ArmError("DeploymentFailed") whose details name the resource and cause.
     """
     state = _state(template, parameters, scope, provider)
     try:
         for resource in _prepare(state):
             _deploy(resource, provider, on_resource or (lambda resource_id, status: None))
         return _outputs(state)
-    except TemplateError as err:
+    except ArmError as err:
         raise err.redacted(state.secrets()) from None
 
 
@@ -134,7 +113,7 @@ def _check_expressions(template: dict) -> None:
                 for call in calls(parse(text[1:-1])):
                     resolve_function(call.name, len(call.args))
             except ExpressionError as err:
-                raise TemplateError(err.code, f"The template language expression '{text}' at '{path}' "
+                raise ArmError(400, err.code, f"The template language expression '{text}' at '{path}' "
                                               f"is not valid: {err.message}") from None
 
 
@@ -164,20 +143,14 @@ def _prepare(state: TemplateState) -> list[ResourceInstance]:
 def _deploy(resource: ResourceInstance, provider: ResourceProvider, on_resource: OnResource) -> None:
     try:
         provider.put_resource(resource.id, resource.api_version, resource.body())
-    except TemplateError as err:
+    except ArmError as err:
         on_resource(resource.id, "Failed")
         raise _deployment_failed(resource.id, err.code, err.message) from None
-    except Exception as err:
-        fields = provider_error_fields(err)
-        if fields is None:
-            raise
-        on_resource(resource.id, "Failed")
-        raise _deployment_failed(resource.id, *fields) from None
     on_resource(resource.id, "Succeeded")
 
 
-def _deployment_failed(resource_id: str, code: str, message: str) -> TemplateError:
-    return TemplateError("DeploymentFailed", DEPLOYMENT_FAILED,
+def _deployment_failed(resource_id: str, code: str, message: str) -> ArmError:
+    return ArmError(400, "DeploymentFailed", DEPLOYMENT_FAILED,
                          details=[{"code": code, "message": message, "target": resource_id}])
 
 
@@ -194,10 +167,10 @@ def _outputs(state: TemplateState) -> dict:
             else:
                 value = evaluate_tree(output["value"], ctx, f"{path}.value")
             if value is not None and type_name(value) != expected:
-                raise TemplateError("InvalidTemplate", f"The template output '{name}' is not valid: "
+                raise ArmError(400, "InvalidTemplate", f"The template output '{name}' is not valid: "
                                     f"expected a value of type '{wire}' but got '{type_name(value)}'.")
-        except TemplateError as err:
-            raise TemplateError("DeploymentOutputEvaluationFailed",
+        except ArmError as err:
+            raise ArmError(400, "DeploymentOutputEvaluationFailed",
                                 f"Unable to evaluate template outputs: '{name}'. Please see error "
                                 "details and deployment operations.",
                                 details=[{"code": err.code, "message": err.message, "target": name}],

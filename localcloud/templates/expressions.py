@@ -14,13 +14,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ExpressionError
+from .interfaces import Context
 from .values import lookup, type_name
-
-if TYPE_CHECKING:
-    from .context import EvalContext
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ def calls(node: Node):
         yield from calls(node.key)
 
 
-def evaluate(node: Node, ctx: EvalContext) -> Any:
+def evaluate(node: Node, ctx: Context) -> Any:
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Call):

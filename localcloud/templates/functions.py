@@ -16,16 +16,16 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from localcloud.arm.exceptions import ArmError
 
 from . import resource_ids
-from .errors import ExpressionError, provider_error_fields
+from .errors import ExpressionError
 from .hashing import arm_guid, unique_string
+from .interfaces import Context
 from .places import PARAMETERS
 from .values import equal, expect, has_key, lookup, merge_objects, to_text, type_name
-
-if TYPE_CHECKING:
-    from .context import EvalContext
 
 DEFAULT_ENVIRONMENT = {
     "name": "AzureCloud",
@@ -109,12 +109,12 @@ def _strings(function: str, values) -> list[str]:
 # --- deployment: parameters, variables, scope --------------------------------------------------
 
 @arm_function("parameters", 1, 1)
-def parameters_(ctx: EvalContext, name):
+def parameters_(ctx: Context, name):
     return ctx.state.parameter(_str("parameters", name))
 
 
 @arm_function("variables", 1, 1)
-def variables_(ctx: EvalContext, name):
+def variables_(ctx: Context, name):
     if ctx.place == PARAMETERS:
         raise ExpressionError("The template function 'variables' is not expected at this location: "
                               "parameter default values cannot use variables.")
@@ -122,7 +122,7 @@ def variables_(ctx: EvalContext, name):
 
 
 @arm_function("resourceGroup", 0, 0)
-def resource_group(ctx: EvalContext):
+def resource_group(ctx: Context):
     scope = ctx.scope
     return {
         "id": resource_ids.resource_group_id(scope.subscription_id, scope.resource_group),
@@ -135,7 +135,7 @@ def resource_group(ctx: EvalContext):
 
 
 @arm_function("subscription", 0, 0)
-def subscription(ctx: EvalContext):
+def subscription(ctx: Context):
     scope = ctx.scope
     return {
         "id": f"/subscriptions/{scope.subscription_id}",
@@ -146,13 +146,13 @@ def subscription(ctx: EvalContext):
 
 
 @arm_function("tenant", 0, 0)
-def tenant(ctx: EvalContext):
+def tenant(ctx: Context):
     return {"id": f"/tenants/{ctx.scope.tenant_id}", "tenantId": ctx.scope.tenant_id,
             "countryCode": "US", "displayName": "localcloud"}
 
 
 @arm_function("deployment", 0, 0)
-def deployment(ctx: EvalContext):
+def deployment(ctx: Context):
     template = ctx.state.template
     shown = {k: template[k] for k in ("$schema", "contentVersion", "metadata") if k in template}
     return {"name": ctx.scope.deployment_name,
@@ -160,12 +160,12 @@ def deployment(ctx: EvalContext):
 
 
 @arm_function("environment", 0, 0)
-def environment(ctx: EvalContext):
+def environment(ctx: Context):
     return merge_objects(DEFAULT_ENVIRONMENT, ctx.scope.environment or {})
 
 
 @arm_function("copyIndex", 0, 2)
-def copy_index(ctx: EvalContext, *args):
+def copy_index(ctx: Context, *args):
     loop, offset = None, 0
     if args and isinstance(args[0], str):
         loop, args = args[0], args[1:]
@@ -177,30 +177,30 @@ def copy_index(ctx: EvalContext, *args):
 # --- resource ids and runtime functions ---------------------------------------------------------
 
 @arm_function("resourceId", 2)
-def resource_id(ctx: EvalContext, *args):
+def resource_id(ctx: Context, *args):
     return resource_ids.resource_id(ctx.scope.subscription_id, ctx.scope.resource_group,
                                     _strings("resourceId", args))
 
 
 @arm_function("subscriptionResourceId", 2)
-def subscription_resource_id(ctx: EvalContext, *args):
+def subscription_resource_id(ctx: Context, *args):
     return resource_ids.subscription_resource_id(ctx.scope.subscription_id,
                                                  _strings("subscriptionResourceId", args))
 
 
 @arm_function("tenantResourceId", 2)
-def tenant_resource_id(ctx: EvalContext, *args):
+def tenant_resource_id(ctx: Context, *args):
     return resource_ids.tenant_resource_id(_strings("tenantResourceId", args))
 
 
 @arm_function("extensionResourceId", 3)
-def extension_resource_id(ctx: EvalContext, base_id, resource_type, *names):
+def extension_resource_id(ctx: Context, base_id, resource_type, *names):
     return resource_ids.extension_resource_id(
         _str("extensionResourceId", base_id), _str("extensionResourceId", resource_type),
         _strings("extensionResourceId", names))
 
 
-def _target(ctx: EvalContext, function: str, target: Any, api_version: Any) -> tuple[str, str]:
+def _target(ctx: Context, function: str, target: Any, api_version: Any) -> tuple[str, str]:
     """(resource id, api version) of a reference()/list*() target: an id or a template resource name."""
     target = _str(function, target)
     declared = ctx.state.find_resource(target)
@@ -225,15 +225,12 @@ def _provider_call(call: Callable[[], Any], rid: str) -> Any:
         return call()
     except LookupError:
         raise ExpressionError(f"The Resource '{rid}' was not found.", code="ResourceNotFound") from None
-    except Exception as err:
-        fields = provider_error_fields(err)
-        if fields is None:
-            raise
-        raise ExpressionError(fields[1], code=fields[0]) from None
+    except ArmError as err:
+        raise ExpressionError(err.message, code=err.code) from None
 
 
 @arm_function("reference", 1, 3)
-def reference(ctx: EvalContext, target, api_version=None, full=None):
+def reference(ctx: Context, target, api_version=None, full=None):
     ctx.require_runtime("reference")
     rid, api = _target(ctx, "reference", target, api_version)
     if full is not None and _str("reference", full).lower() != "full":
@@ -242,7 +239,7 @@ def reference(ctx: EvalContext, target, api_version=None, full=None):
     return resource if full is not None else resource.get("properties", {})
 
 
-def list_action(ctx: EvalContext, target, api_version, *, action: str):
+def list_action(ctx: Context, target, api_version, *, action: str):
     ctx.require_runtime(action)
     rid, api = _target(ctx, action, target, api_version)
     return _provider_call(lambda: ctx.state.provider.invoke_action(rid, action, api), rid)
@@ -251,17 +248,17 @@ def list_action(ctx: EvalContext, target, api_version, *, action: str):
 # --- strings ------------------------------------------------------------------------------------
 
 @arm_function("uniqueString", 1)
-def unique_string_(ctx: EvalContext, *values):
+def unique_string_(ctx: Context, *values):
     return unique_string(*_strings("uniqueString", values))
 
 
 @arm_function("guid", 1)
-def guid(ctx: EvalContext, *values):
+def guid(ctx: Context, *values):
     return arm_guid(*_strings("guid", values))
 
 
 @arm_function("newGuid", 0, 0)
-def new_guid(ctx: EvalContext):
+def new_guid(ctx: Context):
     _parameter_default_only(ctx, "newGuid")
     return str(uuid.uuid4())
 
@@ -272,7 +269,7 @@ DATE_STANDARD_FORMATS = {"u": "yyyy-MM-dd HH:mm:ssZ", "s": "yyyy-MM-ddTHH:mm:ss"
 
 
 @arm_function("utcNow", 0, 1)
-def utc_now(ctx: EvalContext, fmt="yyyyMMddTHHmmssZ"):
+def utc_now(ctx: Context, fmt="yyyyMMddTHHmmssZ"):
     _parameter_default_only(ctx, "utcNow")
     fmt = DATE_STANDARD_FORMATS.get(_str("utcNow", fmt), fmt)
     pieces = re.findall(r"yyyy|MM|dd|HH|mm|ss|[A-Za-z]|[^A-Za-z]+", fmt)
@@ -284,14 +281,14 @@ def utc_now(ctx: EvalContext, fmt="yyyyMMddTHHmmssZ"):
     return datetime.datetime.now(datetime.UTC).strftime(strftime)
 
 
-def _parameter_default_only(ctx: EvalContext, function: str) -> None:
+def _parameter_default_only(ctx: Context, function: str) -> None:
     if ctx.place != PARAMETERS:
         raise ExpressionError(f"The template function '{function}' is not expected at this location: "
                               "it can be used only in a parameter's defaultValue.")
 
 
 @arm_function("substring", 2, 3)
-def substring(ctx: EvalContext, text, start, length=None):
+def substring(ctx: Context, text, start, length=None):
     text, start = _str("substring", text), _int("substring", start)
     length = len(text) - start if length is None else _int("substring", length)
     if start < 0 or length < 0 or start + length > len(text):
@@ -320,7 +317,7 @@ def _format_value(value: Any, spec: str | None) -> str:
 
 
 @arm_function("format", 1)
-def format_(ctx: EvalContext, template, *args):
+def format_(ctx: Context, template, *args):
     template = _str("format", template)
 
     def replace(match: re.Match) -> str:
@@ -342,7 +339,7 @@ def format_(ctx: EvalContext, template, *args):
 
 
 @arm_function("concat", 0)
-def concat(ctx: EvalContext, *args):
+def concat(ctx: Context, *args):
     if args and all(isinstance(a, list) for a in args):
         return [item for a in args for item in a]
     for a in args:
@@ -351,27 +348,27 @@ def concat(ctx: EvalContext, *args):
 
 
 @arm_function("join", 2, 2)
-def join(ctx: EvalContext, items, delimiter):
+def join(ctx: Context, items, delimiter):
     return _str("join", delimiter).join(to_text(i) for i in expect("join", items, "Array"))
 
 
 @arm_function("toLower", 1, 1)
-def to_lower(ctx: EvalContext, text):
+def to_lower(ctx: Context, text):
     return _str("toLower", text).lower()
 
 
 @arm_function("toUpper", 1, 1)
-def to_upper(ctx: EvalContext, text):
+def to_upper(ctx: Context, text):
     return _str("toUpper", text).upper()
 
 
 @arm_function("trim", 1, 1)
-def trim(ctx: EvalContext, text):
+def trim(ctx: Context, text):
     return _str("trim", text).strip()
 
 
 @arm_function("replace", 3, 3)
-def replace_(ctx: EvalContext, text, old, new):
+def replace_(ctx: Context, text, old, new):
     text, old, new = _strings("replace", (text, old, new))
     if not old:
         raise ExpressionError("The template language function 'replace' needs a non-empty old value.")
@@ -379,7 +376,7 @@ def replace_(ctx: EvalContext, text, old, new):
 
 
 @arm_function("split", 2, 2)
-def split(ctx: EvalContext, text, delimiters):
+def split(ctx: Context, text, delimiters):
     text = _str("split", text)
     delimiters = [delimiters] if isinstance(delimiters, str) else _strings(
         "split", expect("split", delimiters, "Array", "String"))
@@ -389,27 +386,27 @@ def split(ctx: EvalContext, text, delimiters):
 
 
 @arm_function("startsWith", 2, 2)
-def starts_with(ctx: EvalContext, text, prefix):
+def starts_with(ctx: Context, text, prefix):
     return _str("startsWith", text).lower().startswith(_str("startsWith", prefix).lower())
 
 
 @arm_function("endsWith", 2, 2)
-def ends_with(ctx: EvalContext, text, suffix):
+def ends_with(ctx: Context, text, suffix):
     return _str("endsWith", text).lower().endswith(_str("endsWith", suffix).lower())
 
 
 @arm_function("indexOf", 2, 2)
-def index_of(ctx: EvalContext, text, part):
+def index_of(ctx: Context, text, part):
     return _str("indexOf", text).lower().find(_str("indexOf", part).lower())
 
 
 @arm_function("lastIndexOf", 2, 2)
-def last_index_of(ctx: EvalContext, text, part):
+def last_index_of(ctx: Context, text, part):
     return _str("lastIndexOf", text).lower().rfind(_str("lastIndexOf", part).lower())
 
 
 @arm_function("padLeft", 2, 3)
-def pad_left(ctx: EvalContext, value, width, pad=" "):
+def pad_left(ctx: Context, value, width, pad=" "):
     pad = _str("padLeft", pad)
     if len(pad) != 1:
         raise ExpressionError("The padding character of 'padLeft' must be a single character.")
@@ -417,17 +414,17 @@ def pad_left(ctx: EvalContext, value, width, pad=" "):
 
 
 @arm_function("string", 1, 1)
-def string(ctx: EvalContext, value):
+def string(ctx: Context, value):
     return to_text(value)
 
 
 @arm_function("base64", 1, 1)
-def base64_(ctx: EvalContext, text):
+def base64_(ctx: Context, text):
     return base64.b64encode(_str("base64", text).encode("utf-8")).decode("ascii")
 
 
 @arm_function("base64ToString", 1, 1)
-def base64_to_string(ctx: EvalContext, text):
+def base64_to_string(ctx: Context, text):
     try:
         return base64.b64decode(_str("base64ToString", text), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as err:
@@ -435,54 +432,54 @@ def base64_to_string(ctx: EvalContext, text):
 
 
 @arm_function("uri", 2, 2)
-def uri(ctx: EvalContext, base, relative):
+def uri(ctx: Context, base, relative):
     return urllib.parse.urljoin(_str("uri", base), _str("uri", relative))
 
 
 @arm_function("uriComponent", 1, 1)
-def uri_component(ctx: EvalContext, text):
+def uri_component(ctx: Context, text):
     return urllib.parse.quote(_str("uriComponent", text), safe="")
 
 
 @arm_function("uriComponentToString", 1, 1)
-def uri_component_to_string(ctx: EvalContext, text):
+def uri_component_to_string(ctx: Context, text):
     return urllib.parse.unquote(_str("uriComponentToString", text))
 
 
 # --- logic and comparison -----------------------------------------------------------------------
 
 @arm_function("if", 3, 3, lazy=True)
-def if_(ctx: EvalContext, condition, when_true, when_false):
+def if_(ctx: Context, condition, when_true, when_false):
     return when_true() if expect("if", condition(), "Boolean") else when_false()
 
 
 @arm_function("and", 2, lazy=True)
-def and_(ctx: EvalContext, *args):
+def and_(ctx: Context, *args):
     return all(expect("and", arg(), "Boolean") for arg in args)
 
 
 @arm_function("or", 2, lazy=True)
-def or_(ctx: EvalContext, *args):
+def or_(ctx: Context, *args):
     return any(expect("or", arg(), "Boolean") for arg in args)
 
 
 @arm_function("not", 1, 1)
-def not_(ctx: EvalContext, value):
+def not_(ctx: Context, value):
     return not expect("not", value, "Boolean")
 
 
 @arm_function("coalesce", 1, lazy=True)
-def coalesce(ctx: EvalContext, *args):
+def coalesce(ctx: Context, *args):
     return next((value for value in (arg() for arg in args) if value is not None), None)
 
 
 @arm_function("equals", 2, 2)
-def equals(ctx: EvalContext, a, b):
+def equals(ctx: Context, a, b):
     return equal(a, b)
 
 
 def _comparison(name: str, compare: Callable[[Any, Any], bool]) -> None:
-    def impl(ctx: EvalContext, a, b):
+    def impl(ctx: Context, a, b):
         if type_name(a) != type_name(b) or type_name(a) not in ("Integer", "String", "Float"):
             raise ExpressionError(f"The template language function '{name}' expects two integers or "
                                   f"two strings, not '{type_name(a)}' and '{type_name(b)}'.")
@@ -497,29 +494,29 @@ _comparison("greaterOrEquals", lambda a, b: a >= b)
 
 
 @arm_function("empty", 1, 1)
-def empty(ctx: EvalContext, value):
+def empty(ctx: Context, value):
     return not expect("empty", value, "Null", "String", "Array", "Object")
 
 
 @arm_function("null", 0, 0)
-def null(ctx: EvalContext):
+def null(ctx: Context):
     return None
 
 
 @arm_function("true", 0, 0)
-def true(ctx: EvalContext):
+def true(ctx: Context):
     return True
 
 
 @arm_function("false", 0, 0)
-def false(ctx: EvalContext):
+def false(ctx: Context):
     return False
 
 
 # --- conversions --------------------------------------------------------------------------------
 
 @arm_function("json", 1, 1)
-def json_(ctx: EvalContext, text):
+def json_(ctx: Context, text):
     try:
         return json.loads(_str("json", text))
     except json.JSONDecodeError as err:
@@ -528,7 +525,7 @@ def json_(ctx: EvalContext, text):
 
 
 @arm_function("int", 1, 1)
-def int_(ctx: EvalContext, value):
+def int_(ctx: Context, value):
     if type_name(value) == "String":
         try:
             return int(value.strip())
@@ -539,7 +536,7 @@ def int_(ctx: EvalContext, value):
 
 
 @arm_function("bool", 1, 1)
-def bool_(ctx: EvalContext, value):
+def bool_(ctx: Context, value):
     if type_name(value) == "String" and value.lower() in ("true", "false"):
         return value.lower() == "true"
     if type_name(value) in ("Boolean", "Integer"):
@@ -549,19 +546,19 @@ def bool_(ctx: EvalContext, value):
 
 
 @arm_function("array", 1, 1)
-def array(ctx: EvalContext, value):
+def array(ctx: Context, value):
     return value if isinstance(value, list) else [value]
 
 
 # --- arrays and objects -------------------------------------------------------------------------
 
 @arm_function("length", 1, 1)
-def length(ctx: EvalContext, value):
+def length(ctx: Context, value):
     return len(expect("length", value, "String", "Array", "Object"))
 
 
 @arm_function("contains", 2, 2)
-def contains(ctx: EvalContext, container, item):
+def contains(ctx: Context, container, item):
     expect("contains", container, "String", "Array", "Object")
     if isinstance(container, list):
         return any(equal(element, item) for element in container)
@@ -571,12 +568,12 @@ def contains(ctx: EvalContext, container, item):
 
 
 @arm_function("createArray", 0)
-def create_array(ctx: EvalContext, *items):
+def create_array(ctx: Context, *items):
     return list(items)
 
 
 @arm_function("createObject", 0)
-def create_object(ctx: EvalContext, *pairs):
+def create_object(ctx: Context, *pairs):
     if len(pairs) % 2:
         raise ExpressionError("The template language function 'createObject' needs an even number of "
                               "arguments: key, value, key, value, ...")
@@ -584,7 +581,7 @@ def create_object(ctx: EvalContext, *pairs):
 
 
 @arm_function("union", 1)
-def union(ctx: EvalContext, *values):
+def union(ctx: Context, *values):
     if all(isinstance(v, dict) for v in values):
         return functools.reduce(merge_objects, values, {})
     merged: list = []
@@ -596,7 +593,7 @@ def union(ctx: EvalContext, *values):
 
 
 @arm_function("intersection", 2)
-def intersection(ctx: EvalContext, first_value, *others):
+def intersection(ctx: Context, first_value, *others):
     if isinstance(first_value, dict):
         for other in others:
             expect("intersection", other, "Object")
@@ -608,18 +605,18 @@ def intersection(ctx: EvalContext, first_value, *others):
 
 
 @arm_function("items", 1, 1)
-def items(ctx: EvalContext, obj):
+def items(ctx: Context, obj):
     entries = sorted(expect("items", obj, "Object").items(), key=lambda kv: (kv[0].lower(), kv[0]))
     return [{"key": k, "value": v} for k, v in entries]
 
 
 @arm_function("objectKeys", 1, 1)
-def object_keys(ctx: EvalContext, obj):
+def object_keys(ctx: Context, obj):
     return list(expect("objectKeys", obj, "Object"))
 
 
 @arm_function("tryGet", 2)
-def try_get(ctx: EvalContext, value, *keys):
+def try_get(ctx: Context, value, *keys):
     for key in keys:
         if isinstance(value, dict) and isinstance(key, str):
             try:
@@ -634,24 +631,24 @@ def try_get(ctx: EvalContext, value, *keys):
 
 
 @arm_function("first", 1, 1)
-def first(ctx: EvalContext, value):
+def first(ctx: Context, value):
     value = expect("first", value, "String", "Array")
     return value[0] if value else (None if isinstance(value, list) else "")
 
 
 @arm_function("last", 1, 1)
-def last(ctx: EvalContext, value):
+def last(ctx: Context, value):
     value = expect("last", value, "String", "Array")
     return value[-1] if value else (None if isinstance(value, list) else "")
 
 
 @arm_function("take", 2, 2)
-def take(ctx: EvalContext, value, count):
+def take(ctx: Context, value, count):
     return expect("take", value, "String", "Array")[:max(0, _int("take", count))]
 
 
 @arm_function("skip", 2, 2)
-def skip(ctx: EvalContext, value, count):
+def skip(ctx: Context, value, count):
     return expect("skip", value, "String", "Array")[max(0, _int("skip", count)):]
 
 
@@ -663,17 +660,17 @@ def _numbers(function: str, args: tuple) -> list[int]:
 
 
 @arm_function("min", 1)
-def min_(ctx: EvalContext, *args):
+def min_(ctx: Context, *args):
     return min(_numbers("min", args))
 
 
 @arm_function("max", 1)
-def max_(ctx: EvalContext, *args):
+def max_(ctx: Context, *args):
     return max(_numbers("max", args))
 
 
 @arm_function("range", 2, 2)
-def range_(ctx: EvalContext, start, count):
+def range_(ctx: Context, start, count):
     start, count = _int("range", start), _int("range", count)
     if count < 0 or start + count > INT32_MAX:
         raise ExpressionError("The template language function 'range' needs a count of 0 or more and "
@@ -689,7 +686,7 @@ def _truncating_div(a: int, b: int) -> int:
 
 
 def _arithmetic(name: str, operation: Callable[[int, int], int], divides: bool = False) -> None:
-    def impl(ctx: EvalContext, a, b):
+    def impl(ctx: Context, a, b):
         a, b = _int(name, a), _int(name, b)
         if divides and b == 0:
             raise ExpressionError(f"The template language function '{name}' cannot divide by zero.")

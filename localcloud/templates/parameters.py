@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import TemplateError
+from localcloud.arm.exceptions import ArmError
+
 from .values import compact_json, equal, lookup, type_name
 
 # Declared parameter type (lower case) -> the ARM type a value must have, and its wire name.
@@ -20,8 +21,8 @@ PARAMETER_TYPES = {
 SECURE_TYPES = ("securestring", "secureobject")
 
 
-def invalid(message: str) -> TemplateError:
-    return TemplateError("InvalidTemplate", f"Deployment template validation failed: '{message}'")
+def invalid(message: str) -> ArmError:
+    return ArmError(400, "InvalidTemplate", f"Deployment template validation failed: '{message}'")
 
 
 def declared_type(declaration: dict) -> str:
@@ -32,7 +33,7 @@ def is_secure(declaration: dict) -> bool:
     return declared_type(declaration) in SECURE_TYPES
 
 
-def missing(name: str) -> TemplateError:
+def missing(name: str) -> ArmError:
     return invalid(f"The value for the template parameter '{name}' is not provided. Give it in the "
                    "deployment's parameters or declare a 'defaultValue'.")
 

@@ -7,8 +7,10 @@ import graphlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from localcloud.arm.exceptions import ArmError
+
 from .context import EvalContext, TemplateState, copy_count, evaluate_tree
-from .errors import ExpressionError, TemplateError
+from .errors import ExpressionError
 from .expressions import calls, evaluate, is_expression, parse
 from .places import RESOURCE, VARIABLES
 from .resource_ids import template_resource_id
@@ -40,8 +42,8 @@ class ResourceInstance:
         return evaluate_tree(payload, self.context.at(RESOURCE), self.path)
 
 
-def invalid(message: str) -> TemplateError:
-    return TemplateError("InvalidTemplate", f"Deployment template validation failed: '{message}'")
+def invalid(message: str) -> ArmError:
+    return ArmError(400, "InvalidTemplate", f"Deployment template validation failed: '{message}'")
 
 
 def plan(state: TemplateState) -> list[ResourceInstance]:

@@ -13,8 +13,8 @@ from pathlib import Path
 from aiohttp import web
 
 from localcloud.ca import ensure_tls
-from localcloud.files.models import FileStore
-from localcloud.files.responses import add_routes
+from localcloud.storage.models import FileStore
+from localcloud.storage.urls import add_routes
 
 START_TIMEOUT_S = 10
 

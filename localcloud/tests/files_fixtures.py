@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from azure.storage.fileshare import ShareClient, ShareServiceClient
 
-from localcloud.files.models import FileStore
+from localcloud.storage.models import FileStore
 from localcloud.testing.files_server import running_files_server
 
 ACCOUNT = "devfiles1"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from localcloud.arm.exceptions import ArmError
 from localcloud.templates import DeploymentScope
 
 SCOPE = DeploymentScope(
@@ -27,14 +28,6 @@ def rid(resource_type: str, *names: str) -> str:
     return f"{RG_ID}/providers/{namespace}/{pairs}"
 
 
-class ProviderError(Exception):
-    """How a provider reports an ARM error: wire code, message and HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 class MemoryProvider:
     """Resources kept in a dict; children need their parent; a few types get computed properties."""
 
@@ -50,9 +43,9 @@ class MemoryProvider:
         parent = resource_id.rsplit("/", 2)[0]
         is_child = parent.split("/providers/")[-1].count("/") >= 2
         if is_child and parent.lower() not in self.resources:
-            raise ProviderError("ParentResourceNotFound", f"Parent resource '{parent}' not found.", 404)
+            raise ArmError(404, "ParentResourceNotFound", f"Parent resource '{parent}' not found.")
         if body.get("properties", {}).get("rejectMe"):
-            raise ProviderError("InvalidResourceProperties", "The property 'rejectMe' is not allowed.")
+            raise ArmError(400, "InvalidResourceProperties", "The property 'rejectMe' is not allowed.")
         self.puts.append(resource_id)
         self.bodies[resource_id] = copy.deepcopy(body)
         resource = {
@@ -78,10 +71,10 @@ class MemoryProvider:
 
     def invoke_action(self, resource_id: str, action: str, api_version: str) -> dict:
         if resource_id.lower() not in self.resources:
-            raise ProviderError("ResourceNotFound", f"The Resource '{resource_id}' was not found.", 404)
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{resource_id}' was not found.")
         name = resource_id.rsplit("/", 1)[1]
         if action == "listKeys" and "/workspaces/" in resource_id:
             return {"primarySharedKey": f"shared-{name}", "secondarySharedKey": f"shared2-{name}"}
         if action == "listKeys":
             return {"keys": [{"keyName": "key1", "value": f"key1-{name}", "permissions": "FULL"}]}
-        raise ProviderError("InvalidAction", f"The action '{action}' is not supported.", 404)
+        raise ArmError(404, "InvalidAction", f"The action '{action}' is not supported.")

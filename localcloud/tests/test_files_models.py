@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from localcloud.files import exceptions as err
-from localcloud.files.models import ContentSettings, FileStore
+from localcloud.storage import exceptions as err
+from localcloud.storage.models import ContentSettings, FileStore
 
 ACCOUNT, SHARE = "acct1", "models"
 

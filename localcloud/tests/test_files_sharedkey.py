@@ -12,8 +12,8 @@ from azure.core.rest import HttpRequest
 from azure.storage.fileshare._shared.authentication import SharedKeyCredentialPolicy
 from multidict import CIMultiDict
 
-from localcloud.files import exceptions as err
-from localcloud.files.sharedkey import verify
+from localcloud.storage import exceptions as err
+from localcloud.storage.sharedkey import verify
 
 ACCOUNT = "signer1"
 KEY = os.urandom(64)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.templates import TemplateError, run_deployment, validate_template
+from localcloud.arm.exceptions import ArmError
+from localcloud.templates import run_deployment, validate_template
 from localcloud.tests.templates_fakes import RG_ID, SCOPE, MemoryProvider, rid, template
 
 STORAGE = "Microsoft.Storage/storageAccounts"
@@ -23,8 +24,8 @@ def deploy(body: dict, parameters: dict | None = None, provider: MemoryProvider 
 
 
 def deployment_error(body: dict, parameters: dict | None = None,
-                     provider: MemoryProvider | None = None) -> TemplateError:
-    with pytest.raises(TemplateError) as caught:
+                     provider: MemoryProvider | None = None) -> ArmError:
+    with pytest.raises(ArmError) as caught:
         run_deployment(body, parameters or {}, SCOPE, provider or MemoryProvider())
     return caught.value
 
@@ -196,20 +197,20 @@ def test_provider_error_fails_the_deployment_with_its_code_message_and_target():
     body = template(resources=[resource(STORAGE, "ok"),
                                resource(STORAGE, "bad", properties={"rejectMe": True}),
                                resource(STORAGE, "never", dependsOn=["bad"])])
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         run_deployment(body, {}, SCOPE, MemoryProvider(), on_resource=lambda r, s: seen.append((r, s)))
     err = caught.value
     assert err.code == "DeploymentFailed"
     assert err.details == [{"code": "InvalidResourceProperties", "target": rid(STORAGE, "bad"),
                             "message": "The property 'rejectMe' is not allowed."}]
     assert seen == [(rid(STORAGE, "ok"), "Succeeded"), (rid(STORAGE, "bad"), "Failed")]
-    assert err.to_error()["details"][0]["code"] == "InvalidResourceProperties"
+    assert err.to_dict()["details"][0]["code"] == "InvalidResourceProperties"
 
 
 def test_dependency_cycle_is_a_validation_error_naming_the_resources():
     body = template(resources=[resource(STORAGE, "a", dependsOn=["b"]),
                                resource(STORAGE, "b", dependsOn=["a"])])
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         validate_template(body, {}, SCOPE)
     assert caught.value.code == "InvalidTemplate"
     assert "Circular dependency detected" in caught.value.message
@@ -218,27 +219,27 @@ def test_dependency_cycle_is_a_validation_error_naming_the_resources():
 
 def test_depends_on_an_undefined_resource_names_the_entry():
     body = template(resources=[resource(STORAGE, "a", dependsOn=["[resourceId('X.Y/z', 'nope')]"])])
-    with pytest.raises(TemplateError, match=r"'.*X.Y/z/nope' at 'resources\[0\].dependsOn\[0\]' is not "
+    with pytest.raises(ArmError, match=r"'.*X.Y/z/nope' at 'resources\[0\].dependsOn\[0\]' is not "
                                             "defined in the template"):
         validate_template(body, {}, SCOPE)
 
 
 def test_duplicate_resources_are_refused():
     body = template(resources=[resource(STORAGE, "a"), resource(STORAGE, "A")])
-    with pytest.raises(TemplateError, match="defined multiple times"):
+    with pytest.raises(ArmError, match="defined multiple times"):
         validate_template(body, {}, SCOPE)
 
 
 def test_copy_inside_a_nested_resource_is_refused():
     body = template(resources=[resource(STORAGE, "st", resources=[
         resource("fileServices", "[string(copyIndex())]", copy={"name": "c", "count": 2})])])
-    with pytest.raises(TemplateError, match=r"resources\[0\].resources\[0\]' cannot have a copy loop"):
+    with pytest.raises(ArmError, match=r"resources\[0\].resources\[0\]' cannot have a copy loop"):
         validate_template(body, {}, SCOPE)
 
 
 def test_resource_with_wrong_number_of_name_segments_is_refused():
     body = template(resources=[resource(f"{STORAGE}/fileServices", "st")])
-    with pytest.raises(TemplateError, match="requires 2 resource name segment"):
+    with pytest.raises(ArmError, match="requires 2 resource name segment"):
         validate_template(body, {}, SCOPE)
 
 
@@ -267,7 +268,7 @@ PARAMETER_DECLARATIONS = {
 ])
 def test_bad_parameter_values_are_refused_with_a_clear_message(given, fragment):
     body = template(parameters=PARAMETER_DECLARATIONS)
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         validate_template(body, given, SCOPE)
     assert caught.value.code == "InvalidTemplate"
     assert fragment in caught.value.message
@@ -285,7 +286,7 @@ SENSITIVE = "s3cr3t-Value-42"
 
 def test_secure_values_never_appear_in_errors_or_outputs():
     declarations = {"key": {"type": "securestring", "allowedValues": ["only-this"]}}
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         validate_template(template(parameters=declarations), {"key": {"value": SENSITIVE}}, SCOPE)
     assert SENSITIVE not in str(caught.value)
 
@@ -293,7 +294,7 @@ def test_secure_values_never_appear_in_errors_or_outputs():
                     resources=[resource(STORAGE, "st", properties={"n": "[int(parameters('key'))]"})],
                     outputs={"echo": {"type": "securestring", "value": "[parameters('key')]"}})
     err = deployment_error(body, {"key": {"value": SENSITIVE}})
-    assert SENSITIVE not in str(err) and SENSITIVE not in repr(err.to_error())
+    assert SENSITIVE not in str(err) and SENSITIVE not in repr(err.to_dict())
     assert "***" in err.details[0]["message"]
 
     body["resources"] = []
@@ -325,7 +326,7 @@ def test_resource_group_id_in_a_resource_body():
 
 def test_nested_deployments_are_refused_clearly():
     body = template(resources=[resource("Microsoft.Resources/deployments", "module", properties={})])
-    with pytest.raises(TemplateError, match="nested deployment .*not support"):
+    with pytest.raises(ArmError, match="nested deployment .*not support"):
         validate_template(body, {}, SCOPE)
 
 

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from localcloud.templates import TemplateError, run_deployment, validate_template
+from localcloud.arm.exceptions import ArmError
+from localcloud.templates import run_deployment, validate_template
 from localcloud.templates.hashing import unique_string
 from localcloud.tests.templates_fakes import RG_ID, SCOPE, MemoryProvider, template
 
@@ -181,15 +182,15 @@ def test_output_copy_loop_builds_an_array():
     assert run_deployment(body, {}, SCOPE, MemoryProvider())["names"]["value"] == ["n1", "n2"]
 
 
-def failure(expression: str, **parts) -> TemplateError:
-    with pytest.raises(TemplateError) as caught:
+def failure(expression: str, **parts) -> ArmError:
+    with pytest.raises(ArmError) as caught:
         evaluate(expression, **parts)
     return caught.value
 
 
 def test_unknown_function_fails_validation_naming_expression_and_place():
     body = template(variables={"x": {"inner": "[frobnicate('a')]"}})
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         validate_template(body, {}, SCOPE)
     assert caught.value.code == "InvalidTemplate"
     assert "frobnicate" in caught.value.message
@@ -198,7 +199,7 @@ def test_unknown_function_fails_validation_naming_expression_and_place():
 
 def test_wrong_argument_count_fails_validation():
     body = template(outputs={"o": {"type": "string", "value": "[substring('a')]"}})
-    with pytest.raises(TemplateError, match=r"'substring' expects 2 to 3 argument\(s\), but 1"):
+    with pytest.raises(ArmError, match=r"'substring' expects 2 to 3 argument\(s\), but 1"):
         validate_template(body, {}, SCOPE)
 
 
@@ -209,7 +210,7 @@ def test_wrong_argument_count_fails_validation():
 ])
 def test_syntax_errors_name_the_expression(expression, fragment):
     body = template(outputs={"o": {"type": "string", "value": expression}})
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         validate_template(body, {}, SCOPE)
     assert fragment in caught.value.message
     assert "outputs.o.value" in caught.value.message
@@ -235,21 +236,21 @@ def test_runtime_errors_in_outputs_name_output_and_cause(expression, fragment):
 def test_circular_variables_are_reported():
     parts = {"variables": {"a": "[variables('b')]", "b": "[variables('a')]"}}
     body = template(outputs={"o": {"type": "string", "value": "x"}}, **parts)
-    with pytest.raises(TemplateError, match="Circular reference detected: variable 'a' -> variable 'b' "
+    with pytest.raises(ArmError, match="Circular reference detected: variable 'a' -> variable 'b' "
                                             "-> variable 'a'"):
         validate_template(body, {}, SCOPE)
 
 
 def test_reference_is_refused_in_variables():
     body = template(variables={"v": "[reference('x', '2020-01-01')]"})
-    with pytest.raises(TemplateError, match="'reference' is not expected at this location"):
+    with pytest.raises(ArmError, match="'reference' is not expected at this location"):
         validate_template(body, {}, SCOPE)
 
 
 def test_parameter_defaults_cannot_use_variables():
     body = template(parameters={"p": {"type": "string", "defaultValue": "[variables('v')]"}},
                     variables={"v": "x"})
-    with pytest.raises(TemplateError, match="parameter default values cannot use variables"):
+    with pytest.raises(ArmError, match="parameter default values cannot use variables"):
         validate_template(body, {}, SCOPE)
 
 
@@ -261,5 +262,5 @@ def test_utc_now_is_allowed_only_in_parameter_defaults():
 
 def test_symbolic_name_templates_are_refused_clearly():
     body = {"$schema": "x", "languageVersion": "2.0", "contentVersion": "1.0.0.0", "resources": {}}
-    with pytest.raises(TemplateError, match="languageVersion '2.0'.*not supported"):
+    with pytest.raises(ArmError, match="languageVersion '2.0'.*not supported"):
         validate_template(body, {}, SCOPE)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.templates import TemplateError, run_deployment, validate_template
+from localcloud.arm.exceptions import ArmError
+from localcloud.templates import run_deployment, validate_template
 from localcloud.templates.hashing import unique_string
 from localcloud.tests.templates_fakes import RG_ID, SCOPE, MemoryProvider, rid
 
@@ -66,7 +67,7 @@ def test_keys_flow_from_list_keys_into_the_environment(inference_template, shipp
 def test_given_names_are_reused_and_an_api_key_stays_out_of_errors(inference_template, shipped_parameters):
     parameters = {**shipped_parameters, "storageAccountName": {"value": "existingstore"},
                   "apiKey": {"value": HIDDEN_API_KEY_VALUE}, "minReplicas": {"value": -1}}
-    with pytest.raises(TemplateError) as caught:
+    with pytest.raises(ArmError) as caught:
         validate_template(inference_template, parameters, SCOPE)
     assert "minReplicas" in caught.value.message and HIDDEN_API_KEY_VALUE not in str(caught.value)
 

@@ -12,9 +12,9 @@ from azure.storage.fileshare import ShareClient
 
 from azext_aitkinfer._client_factory import retry_policy
 from localcloud.faults import Faults
-from localcloud.files.models import FileStore
 from localcloud.server import observe
 from localcloud.stats import Stats
+from localcloud.storage.models import FileStore
 from localcloud.testing.files_server import running_files_server
 
 ACCOUNT = "deploytests1"

@@ -1,0 +1,1 @@
+"""Log Analytics workspaces (control plane only)."""
