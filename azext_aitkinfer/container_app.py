@@ -39,6 +39,14 @@ class App:
             self.group, self.name, revision)
         return [r.name for r in (listing.value or [])]
 
+    def replica_starts(self, revision):
+        """{replica name: (created time, container restarts)}: a restart changes one or the other,
+        whether or not the replica keeps its name."""
+        listing = self.client.container_apps_revision_replicas.list_replicas(
+            self.group, self.name, revision)
+        return {r.name: (r.created_time, sum(c.restart_count or 0 for c in r.containers or []))
+                for r in (listing.value or [])}
+
     def restart(self, revision):
         self.client.container_apps_revisions.restart_revision(self.group, self.name, revision)
 

@@ -40,6 +40,7 @@ ENV_CODE_ROOT = "AITK_CODE_ROOT"
 ENV_ENVIRONMENTS = "AITK_ENVIRONMENTS"
 ENV_LOCAL_ROOT = "AITK_LOCAL_ROOT"
 ENV_VERSION = "AITK_VERSION"
+STARTING = "aitk-infer: starting version "  # the log line deploy's wait reads a start's outcome after
 
 # Keeps a crash-looping replica from hammering the share; tests and the local cloud shorten it.
 FAILURE_PAUSE_S = float(os.environ.get("AITK_BOOTSTRAP_PAUSE_S", "10"))
@@ -180,7 +181,7 @@ def main():
         return _fail(f"refusing to start: {ex}. Fix: run 'az aitk-infer deploy' again")
     if not version:
         return _fail("no code deployed yet: run 'az aitk-infer deploy'")
-    print("aitk-infer: starting version " + version, flush=True)
+    print(STARTING + version, flush=True)
     local_root = os.path.join(tempfile.gettempdir(), ROOT)
     try:
         local = materialize(code_root, version, local_root)

@@ -42,6 +42,10 @@ param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
 param existingWorkloadProfiles array = []
 
 @minValue(0)
+@description('maximumCount the reused environment\'s dedicated GPU profile has; the profile keeps the larger of it and maximumInstanceCount.')
+param existingGpuMaximumCount int = 0
+
+@minValue(0)
 @description('Minimum replicas; 0 lets the app scale to zero (the next request waits for a cold start).')
 param minReplicas int = 1
 
@@ -62,8 +66,8 @@ param extraEnv array = []
 @description('API key the server requires as a Bearer token; empty means no key. Kept as a Container Apps secret.')
 param apiKey string = ''
 
-@description('Container image; it must provide python3 with CUDA-enabled torch.')
-param containerImage string = 'pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime'
+@description('Container image; it must provide python3 with CUDA-enabled torch that inference_src/constraints.txt accepts.')
+param containerImage string = 'pytorch/pytorch:2.7.1-cuda12.6-cudnn9-runtime'
 
 @description('Tags for the storage account, workspace, environment and app.')
 param tags object = {}
@@ -104,7 +108,7 @@ var gpuProfiles = {
       name: 'GPU'
       workloadProfileType: 'NC24-A100'
       minimumCount: 0
-      maximumCount: maximumInstanceCount
+      maximumCount: max(maximumInstanceCount, existingGpuMaximumCount)
     }
   }
 }
@@ -133,6 +137,11 @@ var serverEnv = [
   {
     name: 'AITK_ADAPTER_PATH'
     value: adapterPath
+  }
+  {
+    // Named by the start's one-line error when the image's torch does not fit the requirements.
+    name: 'AITK_IMAGE'
+    value: containerImage
   }
 ]
 var apiKeyEnv = empty(apiKey) ? [] : [

@@ -3,6 +3,10 @@
 import re
 
 import pytest
+from aitk_start.torch_check import _release, needed
+
+from localcloud.templates.functions import FUNCTIONS
+from tests.paths import REPO
 
 CONFIG_KEYS = {
     "SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME", "ACA_APP_NAME",
@@ -14,6 +18,8 @@ SERVER_ENV = {
     "AITK_MERGE_ADAPTER", "AITK_DTYPE", "AITK_DEVICE", "AITK_MAX_BATCH_SIZE", "AITK_MAX_QUEUE",
     "AITK_MAX_NEW_TOKENS", "AITK_MAX_MODEL_LEN", "AITK_API_KEY", "AITK_SERVED_MODEL_NAME",
 }
+# ...and the ones the container's start (inference_src/aitk_start) reads before the server runs.
+START_ENV = {"AITK_IMAGE"}
 SERVER_PORT = "[variables('serverPort')]"
 
 
@@ -156,9 +162,17 @@ def test_container_runs_the_joined_default_commands_with_bash(container):
     assert container["image"] == "[parameters('containerImage')]"
 
 
-def test_container_image_defaults_to_the_originals_pytorch_image(twin):
+def test_default_image_is_a_pytorch_cuda_image_whose_torch_the_constraints_accept(twin):
     image = twin["parameters"]["containerImage"]["defaultValue"]
-    assert image == "pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime"
+    match = re.fullmatch(r"pytorch/pytorch:(\d+\.\d+\.\d+)-cuda(\d+\.\d+)-cudnn9-runtime", image)
+    assert match, image
+    assert _release(match.group(1)) >= _release(needed(str(REPO / "inference_src" / "constraints.txt")))
+    # PyTorch's CUDA 12.6 builds carry sm_75 (T4) and sm_80 (A100) kernels (see infra/README.md).
+    assert match.group(2) == "12.6"
+
+
+def test_the_container_is_told_its_image_so_a_torch_mismatch_can_name_it(twin):
+    assert {"name": "AITK_IMAGE", "value": "[parameters('containerImage')]"} in twin["variables"]["serverEnv"]
 
 
 def test_share_is_mounted_read_write_at_mount(twin, resources_by_type, container):
@@ -176,11 +190,12 @@ def test_share_is_mounted_read_write_at_mount(twin, resources_by_type, container
 
 
 def test_server_environment_uses_only_variables_the_server_reads(twin):
-    assert {entry["name"] for entry in twin["variables"]["serverEnv"]} <= SERVER_ENV
+    assert {entry["name"] for entry in twin["variables"]["serverEnv"]} <= SERVER_ENV | START_ENV
     assert {entry["name"]: entry["value"] for entry in twin["variables"]["serverEnv"]} == {
         "AITK_SHARE_ROOT": "[variables('shareMountPath')]",
         "AITK_BASE_MODEL_PATH": "[parameters('baseModelPath')]",
         "AITK_ADAPTER_PATH": "[parameters('adapterPath')]",
+        "AITK_IMAGE": "[parameters('containerImage')]",
     }
 
 
@@ -219,7 +234,8 @@ def test_only_the_dedicated_gpu_profile_has_node_counts(twin):
         if kind.startswith("Consumption-"):
             assert counts == {}, kind
         else:
-            assert counts == {"minimumCount": 0, "maximumCount": "[parameters('maximumInstanceCount')]"}, kind
+            assert counts == {"minimumCount": 0, "maximumCount": "[max(parameters('maximumInstanceCount'), "
+                                                                  "parameters('existingGpuMaximumCount'))]"}, kind
 
 
 def test_dedicated_a100_profile_keeps_the_fine_tuning_templates_profile_name(twin):
@@ -259,15 +275,10 @@ def test_original_storage_settings_are_kept(resources_by_type):
 
 
 def test_template_uses_only_functions_the_local_arm_engine_evaluates(twin):
-    allowed = {
-        "parameters", "variables", "resourceGroup", "subscription", "uniqueString", "substring", "format",
-        "concat", "join", "toLower", "resourceId", "reference", "listKeys", "if", "empty", "coalesce", "json",
-        "string", "int", "bool", "equals", "not", "and", "or", "length", "replace", "union", "createArray",
-        "createObject", "contains", "first", "last", "split", "tenant", "deployment",
-    }
+    allowed = set(FUNCTIONS)  # lower-case names, as ARM matches them
     used = set()
     for _, text in _strings({k: v for k, v in twin.items() if k != "metadata"}):
         if text.startswith("[") and not text.startswith("[["):
             code = re.sub(r"'(?:[^']|'')*'", "''", text)
-            used |= set(re.findall(r"([A-Za-z]\w*)\s*\(", code))
-    assert used - allowed == set()
+            used |= {name.lower() for name in re.findall(r"([A-Za-z]\w*)\s*\(", code)}
+    assert {name for name in used - allowed if not name.startswith("list")} == set()  # list* by prefix

@@ -15,15 +15,17 @@ def test_file_gives_every_parameter_the_template_requires(parameters_file, twin)
     assert required <= set(parameters_file["parameters"])
 
 
-def test_names_and_location_are_null_so_the_template_defaults_apply(parameters_file):
-    assert {name: parameters_file["parameters"][name] for name in NAME_PARAMETERS} == dict.fromkeys(
-        NAME_PARAMETERS, {"value": None}
-    )
+def test_names_and_location_are_left_out_so_the_template_defaults_apply(parameters_file):
+    assert not set(NAME_PARAMETERS) & set(parameters_file["parameters"])
+
+
+def test_no_value_is_null_because_arm_refuses_nulls(parameters_file):
+    assert [name for name, entry in parameters_file["parameters"].items() if entry["value"] is None] == []
 
 
 def test_file_values_match_the_template_defaults(parameters_file, twin):
     for name, entry in parameters_file["parameters"].items():
-        if entry["value"] is not None and "defaultValue" in twin["parameters"][name]:
+        if "defaultValue" in twin["parameters"][name]:
             assert entry["value"] == twin["parameters"][name]["defaultValue"], name
 
 

@@ -21,7 +21,7 @@ def test_twin_declares_the_same_parameters_resources_and_outputs_as_the_bicep(bi
 
 
 def test_reader_finds_every_declaration_of_the_bicep(bicep):
-    assert (len(bicep.params), len(bicep.resources), len(bicep.outputs)) == (19, 7, 9)
+    assert (len(bicep.params), len(bicep.resources), len(bicep.outputs)) == (20, 7, 9)
 
 
 def _by_type(twin: dict, resource_type: str) -> dict:

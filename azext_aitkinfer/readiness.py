@@ -1,0 +1,91 @@
+"""Waiting for the restarted revision to serve the deployed version, and stopping at once when it
+says it never will.
+
+A replica whose start failed says why in one line: `/ready` answers 503 {"status": "failed",
+"reason"} (the server, or the start's stand-in when the server cannot run), and the console log
+holds `not ready: <reason>` after `starting version <id>`. Azure's ingress sends no traffic to a
+replica that is not ready, so the reason is usually only in the log: both are read.
+"""
+import re
+import time
+
+from azure.cli.core.azclierror import ResourceNotFoundError, ValidationError
+from knack.log import get_logger
+
+from .endpoint import probe_ready
+from .share_bootstrap import STARTING
+
+logger = get_logger(__name__)
+
+POLL_SECONDS = 2
+LOG_EVERY_SECONDS = 6
+LOG_TAIL = 50
+# What the server (aitk_serve) and the start's stand-in (aitk_start) log when a load fails, and what
+# the share bootstrap logs when it refuses a version.
+_FAILED = re.compile(r"(?:not ready|refusing to start(?: version \w+)?): (.+)$")
+
+
+def failure_in_log(lines, version):
+    """The reason the log gives for the last start of `version` failing, else None."""
+    reason, current = None, False
+    for line in lines:
+        if STARTING in line:
+            current, reason = line.split(STARTING, 1)[1].strip() == version, None
+        elif current and (found := _FAILED.search(line)):
+            reason = found.group(1)
+    return reason
+
+
+class Snapshot:
+    """What the revision looked like just before the restart."""
+
+    def __init__(self, app, revision, endpoint):
+        self.starts = app.replica_starts(revision)
+        self.served = (probe_ready(endpoint, with_body=True)[2] or {}).get("version")
+
+
+def _log_tail(app):
+    try:
+        return list(app.log_lines(tail=LOG_TAIL))
+    except Exception as ex:  # noqa: BLE001  (the log is a courtesy: it never decides the outcome)
+        return [f"(log not available: {ex})"]
+
+
+def _failed(app, version, reason, tail=None):
+    for line in (tail if tail is not None else _log_tail(app))[-20:]:
+        logger.warning("log | %s", line)
+    return ValidationError(f"Version {version} cannot start: {reason}")
+
+
+def wait_ready(app, revision, endpoint, version, before, timeout, progress):
+    """Until /ready answers 200 with `version` from a replica that restarted or that serves a
+    version other than before (a replica may keep its name across a restart)."""
+    started = time.monotonic()
+    deadline, next_log = started + timeout, started + LOG_EVERY_SECONDS
+    state = {}
+    while time.monotonic() < deadline:
+        state = app.revision_state(revision)
+        restarted = any(before.starts.get(name) != start
+                        for name, start in app.replica_starts(revision).items())
+        ready, detail, body = probe_ready(endpoint, with_body=True)
+        served = (body or {}).get("version")
+        if (body or {}).get("status") == "failed" and served == version:
+            raise _failed(app, version, body.get("reason"))
+        if ready and (served == version and (restarted or before.served != version)
+                      or served is None and restarted):
+            return state
+        if time.monotonic() >= next_log:
+            next_log = time.monotonic() + LOG_EVERY_SECONDS
+            tail = _log_tail(app)
+            reason = failure_in_log(tail, version)
+            if reason:
+                raise _failed(app, version, reason, tail)
+        progress.message(f"Waiting for {revision}: {state.get('runningState')}, /ready {detail} "
+                         f"({time.monotonic() - started:.0f} s)")
+        time.sleep(POLL_SECONDS)
+    for line in _log_tail(app)[-20:]:
+        logger.warning("log | %s", line)
+    raise ResourceNotFoundError(
+        f"The endpoint was not ready after {timeout} s (revision {revision}: "
+        f"{state.get('runningState')}). The last log lines are above; see more with "
+        "'az aitk-infer logs --follow', then redeploy or raise --timeout")
