@@ -85,10 +85,10 @@ def read_pointer(code_root):
     return version
 
 
-def _safe_relpath(relpath):
+def _safe_relpath(relpath, manifest):
     parts = relpath.split("/")
     if not relpath or relpath.startswith("/") or any(p in ("", ".", "..") or "\x00" in p for p in parts):
-        raise Refused("the manifest names an unsafe path " + _quote(relpath))
+        raise Refused(f"manifest {manifest} names an unsafe path {_quote(relpath)}")
     return os.path.join(*parts)
 
 
@@ -121,7 +121,7 @@ def read_manifest(code_root, version):
         if not _is_int(size) or not _is_int(mode):
             raise Refused(f"manifest {name}: {_quote(relpath)} has no whole size and mode")
         # No setuid/setgid/sticky bits, nothing group- or world-writable; the owner may read and write.
-        entries.append((_safe_relpath(relpath), sha256, size, (mode & 0o755) | 0o600))
+        entries.append((_safe_relpath(relpath, name), sha256, size, (mode & 0o755) | 0o600))
     return entries
 
 
