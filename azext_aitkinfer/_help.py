@@ -26,8 +26,10 @@ long-summary: |
     ARM twin inference.json, which must be in step with it) with the values of
     infra/provision/inference.parameters.json and --parameters. Names left null reuse the
     fine-tuning resources (storage account, share, environment, Log Analytics); only the app is
-    added. Writes infra/inference.config.json from the deployment outputs. Running it again
-    changes nothing and writes the same config.
+    added. Writes infra/inference.config.json from the deployment outputs (the folder must be
+    writable; that is checked before anything changes in Azure). Running it again changes nothing
+    and writes the same config: an existing app keeps its region and what it has (API key, scale,
+    GPU profile, image, model paths, extra variables, tags) unless --parameters change it.
 examples:
   - name: Provision into the fine-tuning resource group.
     text: az aitk-infer provision -g my-finetune-rg
@@ -37,6 +39,19 @@ examples:
     text: az aitk-infer provision -g my-new-rg --location westus3 --yes
   - name: Start the deployment and return at once.
     text: az aitk-infer provision -g my-rg --no-wait
+"""
+
+helps["aitk-infer wait"] = """
+type: command
+short-summary: Wait until the ARM deployment of 'az aitk-infer provision --no-wait' is done.
+long-summary: |
+    Then run 'az aitk-infer provision' once more (it changes nothing) to write
+    infra/inference.config.json from the deployment outputs.
+examples:
+  - name: Start provisioning, wait for it, then write the config.
+    text: az aitk-infer wait --created
+  - name: Wait up to 30 minutes, checking every 10 seconds.
+    text: az aitk-infer wait --created --timeout 1800 --interval 10
 """
 
 helps["aitk-infer deploy"] = """

@@ -22,23 +22,28 @@ def load_arguments(loader, _):
         c.argument("force", arg_type=flag,
                    help="Overwrite files that already exist with other content.")
 
+    for scope in ("aitk-infer provision", "aitk-infer wait"):
+        with loader.argument_context(scope) as c:
+            # az fills this dest from 'az configure --defaults group=' (a marked DefaultStr);
+            # provision.resource_group() ranks that default after the fine-tuning config, since
+            # reusing the fine-tuning group is the point.
+            c.argument("resource_group_name", options_list=["--resource-group", "-g"],
+                       help="Resource group. Default: RESOURCE_GROUP_NAME of "
+                            "infra/finetuning.config.json, then of infra/inference.config.json, "
+                            "then 'az configure --defaults group=', then a prompt.")
+            # Not `deployment_name`: az's resource module gives that dest a generated default.
+            c.argument("arm_deployment_name", options_list=["--deployment-name", "-n"],
+                       help="Name of the ARM deployment. Default: aitk-infer.")
+
     with loader.argument_context("aitk-infer provision") as c:
-        # Not az's resource_group_name_type: its `az configure` default would win over the
-        # fine-tuning config, and reusing the fine-tuning group is the point.
-        c.argument("resource_group_name", options_list=["--resource-group", "-g"],
-                   help="Resource group. Default: RESOURCE_GROUP_NAME of "
-                        "infra/finetuning.config.json, then 'az configure --defaults group=', "
-                        "then a prompt.")
         c.argument("location", options_list=["--location", "-l"],
-                   help="Region of the app (and of a new resource group). Default: the resource "
-                        "group's. Serverless GPUs exist in a few regions only.")
+                   help="Region of a new resource group, and of the app when it is created. "
+                        "Default: the resource group's ('az configure --defaults location=' only "
+                        "applies to a new group). An existing app keeps its region.")
         c.argument("parameters", options_list=["--parameters", "-p"], action="append", nargs="+",
-                   help="Template parameters over infra/provision/inference.parameters.json: "
-                        "name=value pairs, @file.json (ARM parameters file) or a JSON object. "
-                        "Can be repeated.")
-        # Not `deployment_name`: az's resource module gives that dest a generated default.
-        c.argument("arm_deployment_name", options_list=["--deployment-name", "-n"],
-                   help="Name of the ARM deployment. Default: aitk-infer.")
+                   help="Template parameters: name=value pairs, @file.json (ARM parameters file) "
+                        "or a JSON object; can be repeated. They win over what an existing app "
+                        "has, which wins over infra/provision/inference.parameters.json.")
         c.argument("yes", options_list=["--yes", "-y"], arg_type=flag,
                    help="Create a missing resource group without asking.")
 
@@ -54,7 +59,7 @@ def load_arguments(loader, _):
                    help="Upload only; the running replicas keep the version they run until "
                         "their next restart.")
         c.argument("timeout", type=int,
-                   help="Seconds to wait for the endpoint's /ready after the restart. Default: 900.")
+                   help="Seconds to wait for the endpoint's /ready after the restart.")
         c.argument("rollback", arg_type=flag,
                    help="Switch back to the previously deployed version of the code and restart; "
                         "uploads nothing.")
@@ -66,4 +71,4 @@ def load_arguments(loader, _):
 
     with loader.argument_context("aitk-infer logs") as c:
         c.argument("follow", arg_type=flag, help="Keep streaming new lines until Ctrl+C.")
-        c.argument("tail", type=int, help="Number of past lines to show first (0-300). Default: 20.")
+        c.argument("tail", type=int, help="Number of past lines to show first (0-300).")

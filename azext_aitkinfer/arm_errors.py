@@ -1,4 +1,9 @@
-"""ARM failures -> one line with the ARM code and, for the ones users hit, how to fix them."""
+"""ARM failures -> one line with the ARM code and, for the ones users hit, how to fix them.
+
+Commands wrap their ARM calls in `with arm_errors("what is being done"):`, the one place where
+an SDK HttpResponseError becomes an az error."""
+from contextlib import contextmanager
+
 from azure.cli.core.azclierror import AzureResponseError
 
 GPU_REGIONS = "West US 3, Australia East, Sweden Central (T4 and A100) or West Europe (T4)"
@@ -59,3 +64,13 @@ def arm_error(action, exception):
     hint = hint_for([c for c, _ in pairs] + [message])
     text = f"{action} failed: {code}: {message}"
     return AzureResponseError(text + (f" Fix: {hint}" if hint else ""))
+
+
+@contextmanager
+def arm_errors(action):
+    """Any HttpResponseError inside becomes one az error line (see `arm_error`)."""
+    from azure.core.exceptions import HttpResponseError
+    try:
+        yield
+    except HttpResponseError as ex:
+        raise arm_error(action, ex) from None

@@ -24,7 +24,6 @@ from .share_files import (
     remote_md5,
     run_parallel,
     share_errors,
-    upload,
     upload_atomic,
     upload_many,
 )
@@ -37,6 +36,10 @@ VERSIONS = f"{ROOT}/{layout.VERSIONS}"
 POINTER = f"{ROOT}/{layout.POINTER}"
 BOOTSTRAP = f"{ROOT}/{layout.BOOTSTRAP}"
 KEEP_VERSIONS = 3
+# What pruning leaves alone however unused it looks: a deploy running beside this one may have
+# uploaded it and not yet made it active. A day outlasts any upload; older leftovers go next time.
+PRUNE_GRACE_S = 24 * 3600
+LARGE_CODE_FILE_BYTES = 100 * 2**20  # a server's code is small; model weights go elsewhere
 ENTRYPOINT = layout.ENTRYPOINT
 _BOOTSTRAP_SOURCE = Path(layout.__file__)
 
@@ -81,14 +84,17 @@ def _ensure_bootstrap(share):
         upload_atomic(share, BOOTSTRAP, content)
 
 
-def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS):
+def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS, prune_grace_s=PRUNE_GRACE_S):
     """Publish `local_dir` as a version and make it active; a no-op when it is active already.
 
     Returns {"version", "uploaded", "skipped", "deleted", "bytes"} (deleted: files the previous
-    version had that this one has not).
+    version had that this one has not). Safe beside another deploy to the same share: objects and
+    manifests are renamed into place whole, the pointer is re-read just before it is replaced,
+    and pruning leaves alone whatever is younger than `prune_grace_s` (what a deploy still
+    running has uploaded but not yet made active).
     """
     local_dir = Path(local_dir)
-    local = scan_tree(local_dir, workers)
+    local = scan_tree(local_dir, workers, large_file_bytes=LARGE_CODE_FILE_BYTES)
     if ENTRYPOINT not in local:
         raise FileOperationError(f"{local_dir / ENTRYPOINT}: missing. Fix: restore it; the container's "
                                  "start command runs it")
@@ -111,17 +117,38 @@ def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS):
         complete = {entry["sha256"] for manifest in kept.values() if manifest for entry in manifest.values()}
         missing = {f.content.sha256: f.content for f in local.values() if f.content.sha256 not in complete}
         total = Progress(sum(c.size for c in missing.values()), progress)
-        upload_many(share, [(f"{OBJECTS}/{sha}", c) for sha, c in missing.items()], workers, total)
+        # Atomic: another deploy may be uploading the same object at this moment.
+        upload_many(share, [(f"{OBJECTS}/{sha}", c) for sha, c in missing.items()], workers, total,
+                    atomic=True)
+        _restore_pruned(share, local, missing, workers)
         if kept.get(version) is None:
             manifest = {"version": version, "created": datetime.datetime.now(datetime.UTC).isoformat(),
                         "files": files}
-            upload(share, f"{VERSIONS}/{version}.json",
-                   Content.of_bytes(json.dumps(manifest, indent=1, sort_keys=True).encode()))
-        new_history = [version, *(v for v in history if v != version)][:KEEP_VERSIONS]
-        _write_pointer(share, new_history)
+            upload_atomic(share, f"{VERSIONS}/{version}.json",
+                          Content.of_bytes(json.dumps(manifest, indent=1, sort_keys=True).encode()))
+        # Re-read: a deploy that switched since we started keeps its place in the history.
+        latest = read_history(share)
+        _write_pointer(share, [version, *(v for v in latest if v != version)][:KEEP_VERSIONS])
         previous = kept.get(history[0]) if history else None
-    _prune(share, new_history, {**kept, version: files})
+    _prune(share, prune_grace_s)
     return _summary(version, files, uploaded={sha: c.size for sha, c in missing.items()}, previous=previous)
+
+
+def _restore_pruned(share, local, uploaded, workers):
+    """Objects this version reuses must still be there when its manifest goes up: another deploy
+    pruning at the same time may have removed an old one a moment ago."""
+    present = {e.name for e in share.list_directories_and_files(OBJECTS) if not e.is_directory}
+    gone = {f.content.sha256: f.content for f in local.values()
+            if f.content.sha256 not in present and f.content.sha256 not in uploaded}
+    if gone:
+        upload_many(share, [(f"{OBJECTS}/{sha}", c) for sha, c in gone.items()], workers, atomic=True)
+
+
+def active_version(share):
+    """The version the pointer names now (None before the first deploy)."""
+    with share_errors(f"reading the active version on share '{share.share_name}'"):
+        history = read_history(share)
+    return history[0] if history else None
 
 
 def _summary(version, files, uploaded, previous):
@@ -145,23 +172,42 @@ def rollback(share):
     return {"version": previous, "replaced": history[0]}
 
 
-def _prune(share, history, manifests):
-    """Remove manifests and objects no kept version needs, and leftovers of interrupted deploys.
+def _prune(share, grace_s):
+    """Remove manifests and objects no kept version needs, and leftovers of interrupted deploys,
+    once they are older than `grace_s`: anything younger may belong to a deploy still running
+    (its objects go up before its manifest, its manifest before the pointer names it).
     Failures only warn: the next deploy prunes again."""
     try:
         with share_errors("pruning old versions"):
-            _delete_unlisted(share, VERSIONS, {f"{v}.json" for v in history})
-            if all(manifests.get(v) is not None for v in history):
-                used = {entry["sha256"] for v in history for entry in manifests[v].values()}
-                _delete_unlisted(share, OBJECTS, used)
-            leftovers = [f"{ROOT}/{e.name}" for e in share.list_directories_and_files(ROOT)
-                         if not e.is_directory and is_tmp_name(e.name)]
-            run_parallel(lambda path: delete_if_exists(share, path), leftovers, DEFAULT_WORKERS)
+            cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=grace_s)
+            history = read_history(share)  # now, not when this deploy started
+            manifests = _listing(share, VERSIONS)
+            young = [n[:-len(".json")] for n, when in manifests.items()
+                     if n.endswith(".json") and _after(when, cutoff)]
+            needed = list(dict.fromkeys([*history, *young]))
+            named = dict(zip(needed, run_parallel(lambda v: read_manifest(share, v), needed,
+                                                  DEFAULT_WORKERS), strict=True))
+            _delete_old(share, VERSIONS, manifests, {f"{v}.json" for v in needed}, cutoff)
+            if all(named.get(v) is not None for v in history):
+                used = {e["sha256"] for files in named.values() if files for e in files.values()}
+                _delete_old(share, OBJECTS, _listing(share, OBJECTS), used, cutoff)
+            leftovers = {n: when for n, when in _listing(share, ROOT).items() if is_tmp_name(n)}
+            _delete_old(share, ROOT, leftovers, set(), cutoff)
     except AzCLIError as ex:
         logger.warning("%s; old versions stay on the share until the next deploy", ex)
 
 
-def _delete_unlisted(share, directory, keep):
-    names = [e.name for e in share.list_directories_and_files(directory) if not e.is_directory]
-    run_parallel(lambda path: delete_if_exists(share, path),
-                 [f"{directory}/{n}" for n in names if n not in keep], DEFAULT_WORKERS)
+def _listing(share, directory):
+    """{file name: last modified} of a share folder."""
+    return {e.name: e.last_modified for e in share.list_directories_and_files(
+        directory, include=["timestamps"]) if not e.is_directory}
+
+
+def _after(when, cutoff):
+    return when is None or when > cutoff  # no timestamp: treat as young, never delete it
+
+
+def _delete_old(share, directory, listing, keep, cutoff):
+    doomed = [f"{directory}/{name}" for name, when in listing.items()
+              if name not in keep and not _after(when, cutoff)]
+    run_parallel(lambda path: delete_if_exists(share, path), doomed, DEFAULT_WORKERS)

@@ -1,21 +1,32 @@
-"""One thin function per command: arguments -> one operation call -> result dict."""
+"""One thin function per command: flags -> a request dataclass -> one operation call, each
+operation called as operation(cmd, workspace, request) (init: operation(cmd, request), since it
+makes the workspace)."""
 
 
 def _workspace(workspace):
+    """The one place a command's --workspace (or the current folder) becomes a project."""
     from .workspace import Workspace
     return Workspace.find(workspace)
 
 
-def init(workspace=".", force=False):
-    from .scaffold import init_workspace
-    return init_workspace(workspace, force=force)
+def init(cmd, workspace=".", force=False):
+    from .scaffold import InitRequest, init_workspace
+    return init_workspace(cmd, InitRequest(folder=workspace, force=force))
 
 
 def provision(cmd, workspace=None, resource_group_name=None, location=None, parameters=None,
               arm_deployment_name=None, no_wait=False, yes=False):
+    from .provision import ProvisionRequest
     from .provision import provision as run
-    return run(cmd, workspace, resource_group_name, location, parameters, arm_deployment_name,
-               no_wait, yes)
+    return run(cmd, _workspace(workspace), ProvisionRequest(
+        resource_group=resource_group_name, location=location, parameters=parameters,
+        deployment_name=arm_deployment_name, no_wait=no_wait, yes=yes))
+
+
+def show_provision(cmd, workspace=None, resource_group_name=None, arm_deployment_name=None):
+    """The getter `az aitk-infer wait` polls: the provision's ARM deployment."""
+    from .provision import show_deployment
+    return show_deployment(cmd, _workspace(workspace), resource_group_name, arm_deployment_name)
 
 
 def deploy(cmd, workspace=None, source=None, adapter_dir=None, base_model_dir=None,
@@ -28,10 +39,11 @@ def deploy(cmd, workspace=None, source=None, adapter_dir=None, base_model_dir=No
 
 
 def show_endpoint(cmd, workspace=None, live=False):
+    from .endpoint import ShowEndpointRequest
     from .endpoint import show_endpoint as run
-    return run(cmd.cli_ctx, _workspace(workspace), live=live)
+    return run(cmd, _workspace(workspace), ShowEndpointRequest(live=live))
 
 
 def logs(cmd, workspace=None, follow=False, tail=20):
-    from .logs import print_logs
-    print_logs(cmd.cli_ctx, _workspace(workspace), follow=follow, tail=tail)
+    from .logs import LogsRequest, print_logs
+    print_logs(cmd, _workspace(workspace), LogsRequest(follow=follow, tail=tail))

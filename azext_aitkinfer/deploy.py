@@ -4,13 +4,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from azure.cli.core.azclierror import FileOperationError, InvalidArgumentValueError, ResourceNotFoundError
+from azure.cli.core.azclierror import (
+    FileOperationError,
+    InvalidArgumentValueError,
+    ValidationError,
+)
 from knack.log import get_logger
 
-from . import _client_factory as clients
-from .endpoint import endpoint_url, probe_ready
+from . import readiness
+from .endpoint import endpoint_url
+from .share_access import open_share
 from .share_bootstrap import ENTRYPOINT
-from .workspace import read_json_object
+from .subscription import check_subscription
+from .workspace import read_json_object, user_path
 
 logger = get_logger(__name__)
 
@@ -18,7 +24,6 @@ logger = get_logger(__name__)
 DEFAULT_ADAPTER_PATH = "models/qlora/qlora/gpu_model/adapter"
 MODEL_CACHE = "model-cache"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
-POLL_SECONDS = 2
 
 
 @dataclass
@@ -33,7 +38,7 @@ class DeployRequest:
 
 
 def _local_folder(value, flag):
-    folder = Path(value).expanduser()
+    folder = user_path(value, flag)
     if not folder.is_dir():
         raise FileOperationError(f"{flag} {value}: not a folder. Fix: pass the folder path")
     return folder
@@ -73,12 +78,14 @@ def _model_targets(config, request, adapter_config):
     """Share paths for --adapter-dir / --base-model-dir: the config's, else the AI Toolkit's."""
     targets = []
     if request.adapter_dir:
-        targets.append((request.adapter_dir, config.get("ADAPTER_PATH") or DEFAULT_ADAPTER_PATH))
+        targets.append((user_path(request.adapter_dir, "--adapter-dir"),
+                        config.get("ADAPTER_PATH") or DEFAULT_ADAPTER_PATH))
     if request.base_model_dir:
+        local = user_path(request.base_model_dir, "--base-model-dir")
         named = (adapter_config or {}).get("base_model_name_or_path")
         default = f"{MODEL_CACHE}/{named}" if named and not Path(named).is_absolute() else \
-            f"{MODEL_CACHE}/{Path(request.base_model_dir).resolve().name}"
-        targets.append((request.base_model_dir, config.get("BASE_MODEL_PATH") or default))
+            f"{MODEL_CACHE}/{local.resolve().name}"
+        targets.append((local, config.get("BASE_MODEL_PATH") or default))
     return targets
 
 
@@ -111,64 +118,15 @@ class DeployProgress:
         self.controller.end()
 
 
-def _share(cli_ctx, config):
-    """A share client with the account key fetched through ARM; the key stays in memory."""
-    subscription, group, account, share = config.require(
-        "SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME", "STORAGE_ACCOUNT_NAME", "FILE_SHARE_NAME")
-    storage = clients.storage_client(cli_ctx, subscription)
-    properties = storage.storage_accounts.get_properties(group, account)
-    # logging_enable=False: `az --debug` logs response bodies, and this one holds the key.
-    key = storage.storage_accounts.list_keys(group, account, logging_enable=False).keys_property[0].value
-    return clients.share_client(properties.primary_endpoints.file, share, account, key)
-
-
-def _wait_ready(app, revision, endpoint, version, old_replicas, timeout, progress):
-    """Until /ready answers 200 from a replica started after the restart, running `version`."""
-    deadline = time.monotonic() + timeout
-    started = time.monotonic()
-    state = {}
-    while time.monotonic() < deadline:
-        state = app.revision_state(revision)
-        fresh = set(app.replicas(revision)) - set(old_replicas)
-        ready, detail, body = probe_ready(endpoint, with_body=True)
-        served = (body or {}).get("version")
-        if ready and fresh and (version is None or served in (None, version)):
-            return state
-        progress.message(f"Waiting for {revision}: {state.get('runningState')}, /ready {detail} "
-                         f"({time.monotonic() - started:.0f} s)")
-        time.sleep(POLL_SECONDS)
-    tail = []
-    try:
-        tail = list(app.log_lines(tail=20))
-    except Exception as ex:  # noqa: BLE001  (the log is a courtesy; the timeout is the error)
-        tail = [f"(log not available: {ex})"]
-    for line in tail:
-        logger.warning("log | %s", line)
-    raise ResourceNotFoundError(
-        f"The endpoint was not ready after {timeout} s (revision {revision}: "
-        f"{state.get('runningState')}). The last log lines are above; see more with "
-        "'az aitk-infer logs --follow', then redeploy or raise --timeout")
-
-
-def deploy(cmd, workspace, request):
-    from azure.core.exceptions import HttpResponseError
-
-    from .arm_errors import arm_error
-    from .codeversions import deploy_code, rollback
-    from .container_app import App
-    from .folder_mirror import sync_folder
-
-    cli_ctx = cmd.cli_ctx
-    config = workspace.read_config()
-    subscription, group, app_name = config.require("SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME",
-                                                   "ACA_APP_NAME")
+def _checked_inputs(workspace, request):
+    """Every local input, checked before the first remote call, so bad input changes nothing:
+    (source folder, [(local model folder, share path)])."""
     if request.timeout is not None and request.timeout <= 0:
         raise InvalidArgumentValueError(f"--timeout {request.timeout}: must be a positive number "
                                         "of seconds")
     if request.rollback and (request.source or request.adapter_dir or request.base_model_dir):
         raise InvalidArgumentValueError("--rollback switches to the previous version and uploads "
                                         "nothing. Fix: drop --source/--adapter-dir/--base-model-dir")
-    # Every local input is checked before the first remote call, so bad input changes nothing.
     source = _local_folder(request.source, "--source") if request.source else \
         workspace.root / "inference_src"
     if not request.rollback and not (source / ENTRYPOINT).is_file():
@@ -179,39 +137,60 @@ def deploy(cmd, workspace, request):
         adapter_config = _check_model_folder(request.adapter_dir, "--adapter-dir", _check_adapter)
     if request.base_model_dir:
         _check_model_folder(request.base_model_dir, "--base-model-dir", _check_base_model)
+    return source, adapter_config
+
+
+def _publish(share, source, models, progress, rollback_only):
+    """The share part of a deploy: the code version (or a rollback), then the model folders."""
+    from .codeversions import active_version, deploy_code, rollback
+    from .folder_mirror import sync_folder
+    if rollback_only:
+        return {"code": rollback(share)}
+    code = deploy_code(share, source, progress=progress.bytes)
+    published = {"code": code, "models": [
+        {"local": str(local), "share": remote, **sync_folder(share, local, remote, progress=progress.bytes)}
+        for local, remote in models]}
+    active = active_version(share)
+    if active != code["version"]:
+        raise ValidationError(f"Another deploy made version {active} active while this one uploaded "
+                              f"{code['version']}; both are complete on the share. Fix: run 'az "
+                              "aitk-infer deploy' again once the other one has finished")
+    return published
+
+
+def deploy(cmd, workspace, request):
+    from .arm_errors import arm_errors
+    from .container_app import App
+
+    cli_ctx = cmd.cli_ctx
+    config = workspace.read_config()
+    subscription, group, app_name = config.require("SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME",
+                                                   "ACA_APP_NAME")
+    check_subscription(cli_ctx, subscription, config.path)
+    source, adapter_config = _checked_inputs(workspace, request)
+    models = _model_targets(config, request, adapter_config)
 
     progress = DeployProgress(cli_ctx)
     summary = {"app": app_name, "resourceGroup": group}
     try:
-        try:
-            share = _share(cli_ctx, config)
-            if request.rollback:
-                summary["code"] = rollback(share)
-            else:
-                summary["code"] = deploy_code(share, source, progress=progress.bytes)
-                summary["models"] = [
-                    {"local": str(local), "share": remote,
-                     **sync_folder(share, Path(local), remote, progress=progress.bytes)}
-                    for local, remote in _model_targets(config, request, adapter_config)]
+        with arm_errors(f"Deploying to '{app_name}'"):
+            summary.update(_publish(open_share(cli_ctx, config), source, models, progress, request.rollback))
             app = App(cli_ctx, subscription, group, app_name)
             resource = app.get()
-            endpoint = endpoint_url(resource.configuration.ingress.fqdn or "")
-            summary["endpoint"] = endpoint
+            summary["endpoint"] = endpoint_url(resource.configuration.ingress.fqdn or "")
             if not request.restart:
                 summary["restarted"] = False
                 return summary
             revision = app.latest_revision(resource)
-            old_replicas = app.replicas(revision)
+            before = readiness.Snapshot(app, revision, summary["endpoint"])
             progress.message(f"Restarting {revision}")
             app.restart(revision)
             summary.update(restarted=True, revision=revision)
             if request.wait:
-                summary["revisionState"] = _wait_ready(
-                    app, revision, endpoint, summary["code"].get("version"), old_replicas,
+                summary["revisionState"] = readiness.wait_ready(
+                    app, revision, summary["endpoint"], summary["code"].get("version"), before,
                     request.timeout, progress)
                 summary["ready"] = True
-        except HttpResponseError as ex:
-            raise arm_error(f"Deploying to '{app_name}'", ex) from None
     finally:
         progress.end()
     return summary

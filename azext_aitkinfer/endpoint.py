@@ -1,4 +1,6 @@
 """`az aitk-infer show-endpoint`: the app's https endpoint, from the config or (--live) from ARM."""
+from dataclasses import dataclass
+
 from knack.log import get_logger
 
 logger = get_logger(__name__)
@@ -35,20 +37,23 @@ def live_state(cli_ctx, subscription, group, app_name):
             **(app.revision_state(revision) if revision else {})}
 
 
-def show_endpoint(cli_ctx, workspace, live=False):
+@dataclass
+class ShowEndpointRequest:
+    live: bool = False
+
+
+def show_endpoint(cmd, workspace, request):
     config = workspace.read_config()
-    if not live:
+    if not request.live:
         (fqdn,) = config.require("ACA_APP_ENDPOINT")
     else:
-        from azure.core.exceptions import HttpResponseError
-
-        from .arm_errors import arm_error
+        from .arm_errors import arm_errors
+        from .subscription import check_subscription
         subscription, group, app = config.require("SUBSCRIPTION_ID", "RESOURCE_GROUP_NAME",
                                                   "ACA_APP_NAME")
-        try:
-            state = live_state(cli_ctx, subscription, group, app)
-        except HttpResponseError as ex:
-            raise arm_error(f"Reading container app '{app}'", ex) from None
+        check_subscription(cmd.cli_ctx, subscription, config.path)
+        with arm_errors(f"Reading container app '{app}'"):
+            state = live_state(cmd.cli_ctx, subscription, group, app)
         fqdn = state["fqdn"]
         if fqdn and fqdn != config.get("ACA_APP_ENDPOINT"):
             logger.warning("The app's FQDN moved to %s; updated %s", fqdn, config.path)
@@ -56,7 +61,7 @@ def show_endpoint(cli_ctx, workspace, live=False):
     result = {"endpoint": endpoint_url(fqdn or ""), "app": config.get("ACA_APP_NAME"),
               "resourceGroup": config.get("RESOURCE_GROUP_NAME"),
               "subscription": config.get("SUBSCRIPTION_ID")}
-    if live:
+    if request.live:
         ready, detail = probe_ready(result["endpoint"]) if fqdn else (False, "no ingress FQDN")
         result.update(state, ready=ready, readyProbe=detail)
     return result

@@ -27,7 +27,6 @@ SECRET_IGNORES = (".env", ".env.*", ".envrc", "id_rsa*", "id_dsa*", "id_ecdsa*",
                   ".docker/config.json")
 # Kept: templates of such files hold no secret.
 SECRET_TEMPLATES = ("!.env.example", "!.env.sample", "!.env.template")
-LARGE_FILE_BYTES = 100 * 2**20  # a code folder rarely holds this much; model weights go elsewhere
 _READ_CHUNK = 1024 * 1024
 DEFAULT_WORKERS = 8
 # Characters Azure Files refuses in names (Naming and Referencing Shares, Directories, Files).

@@ -1,23 +1,42 @@
 """`az aitk-infer provision`: deploy the inference template into the fine-tuning resource group
-and write `infra/inference.config.json` from its outputs."""
+and write `infra/inference.config.json` from its outputs. Running it again keeps what the app
+has (see app_settings.py) unless --parameters change it."""
 import re
+from dataclasses import dataclass
 
 from azure.cli.core.azclierror import RequiredArgumentMissingError, ValidationError
 from knack.log import get_logger
 from knack.prompting import NoTTYException, prompt, prompt_y_n
 
 from . import _client_factory as clients
-from .arm_errors import GPU_REGIONS, arm_error
+from .app_settings import parameters_of_app
+from .arm_errors import GPU_REGIONS, arm_errors
 from .arm_template import load_template
 from .endpoint import endpoint_url
 from .template_parameters import parse_overrides, resolve
-from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS, Workspace
+from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS
 
 logger = get_logger(__name__)
 
 DEFAULT_DEPLOYMENT_NAME = "aitk-infer"
 # Fine-tuning config keys that name resources inference reuses, and the template parameter each fills.
 REUSED_NAMES = (("STORAGE_ACCOUNT_NAME", "storageAccountName"), ("FILE_SHARE_NAME", "fileShareName"))
+APP_TYPE = "microsoft.app/containerapps"
+
+
+@dataclass
+class ProvisionRequest:
+    resource_group: str = None
+    location: str = None
+    parameters: list = None
+    deployment_name: str = None
+    no_wait: bool = False
+    yes: bool = False
+
+
+def from_az_defaults(value):
+    """True for a value az filled in from `az configure --defaults` (a knack DefaultStr)."""
+    return bool(getattr(value, "is_default", False))
 
 
 def _subscription(cli_ctx, config, finetuning):
@@ -29,14 +48,16 @@ def _subscription(cli_ctx, config, finetuning):
     return explicit or from_files or get_subscription_id(cli_ctx)
 
 
-def _resource_group(cli_ctx, resource_group, finetuning, config):
+def resource_group(resource_group_name, finetuning, config):
     """-g, else the fine-tuning config, else an earlier provision's config, else
-    `az configure --defaults group=`, else a prompt."""
-    chosen = (resource_group or (finetuning or {}).get("RESOURCE_GROUP_NAME")
-              or (config.get("RESOURCE_GROUP_NAME") if config else None)
-              or cli_ctx.config.get("defaults", "group", fallback=None))
+    `az configure --defaults group=` (az hands that in as -g, marked as a default), else a
+    prompt. Always a plain str: az's marked default would print as {"isDefault": true}."""
+    configured = resource_group_name if from_az_defaults(resource_group_name) else None
+    explicit = None if configured else resource_group_name
+    chosen = (explicit or (finetuning or {}).get("RESOURCE_GROUP_NAME")
+              or (config.get("RESOURCE_GROUP_NAME") if config else None) or configured)
     if chosen:
-        return chosen
+        return str(chosen)
     try:
         return prompt("Resource group (the fine-tuning one, to reuse its resources): ").strip() or \
             _no_group()
@@ -93,7 +114,9 @@ def _existing(cli_ctx, subscription, validated, template):
 
 def _kept_workload_profiles(cli_ctx, subscription, before, template, params):
     """Workload profiles of a reused environment that the template does not declare, so that
-    redeploying it keeps them (the fine-tuning job may run on one)."""
+    redeploying it keeps them (the fine-tuning job may run on one). The dedicated GPU profile the
+    template does declare keeps its maximumCount when that is larger than the one asked for
+    (set in params as existingGpuMaximumCount)."""
     if "existingWorkloadProfiles" not in (template.get("parameters") or {}) or \
             "existingWorkloadProfiles" in params:
         return None
@@ -114,6 +137,9 @@ def _kept_workload_profiles(cli_ctx, subscription, before, template, params):
     kept = []
     for profile in (environment.properties or {}).get("workloadProfiles") or []:
         if profile.get("name") in ours:
+            if isinstance(profile.get("maximumCount"), int) and \
+                    "existingGpuMaximumCount" in template["parameters"]:
+                params.setdefault("existingGpuMaximumCount", {"value": profile["maximumCount"]})
             continue
         kept.append({k: profile[k] for k in ("name", "workloadProfileType", "minimumCount",
                                              "maximumCount") if k in profile})
@@ -132,61 +158,112 @@ def _wait(cli_ctx, poller):
         progress.end()
 
 
-def provision(cmd, workspace=None, resource_group=None, location=None, parameters=None,
-              deployment_name=None, no_wait=False, yes=False):
-    from azure.core.exceptions import HttpResponseError
-    cli_ctx = cmd.cli_ctx
-    ws = Workspace.find(workspace)
-    # Everything local is read and checked before the first remote call.
-    config = ws.read_config() if ws.config_path.exists() else None
-    finetuning = ws.read_finetuning_config()
-    template, template_source = load_template(cli_ctx, ws.root)
+def _app_in(before):
+    return next((rid for rid, (t, _, existed) in before.items() if existed and t.lower() == APP_TYPE),
+                None)
+
+
+def _kept_app_settings(cli_ctx, subscription, app_id, template, params, overrides):
+    """The existing app's settings as parameters, for those this run's --parameters leave alone.
+    A parameters-file value that differs is named: the app's stays, --parameters changes it."""
+    api = next(r["apiVersion"] for r in template["resources"] if r.get("type", "").lower() == APP_TYPE)
+    resource = clients.resources_client(cli_ctx, subscription).get_by_id(app_id, api)
+    group, name = app_id.split("/resourceGroups/", 1)[1].split("/")[0], app_id.rsplit("/", 1)[1]
+    # logging_enable=False: `az --debug` logs response bodies, and this one holds the API key.
+    listed = clients.containerapps_client(cli_ctx, subscription).container_apps.list_secrets(
+        group, name, logging_enable=False)
+    secrets = {s.name: s.value for s in (listed.value or [])}
+    current = parameters_of_app({"location": resource.location, "tags": resource.tags,
+                                 "properties": resource.properties}, secrets, template)
+    kept = {}
+    for parameter, value in current.items():
+        if parameter in overrides:
+            continue
+        planned = (params.get(parameter) or {}).get("value")
+        if planned is not None and planned != value and parameter not in ("apiKey", "location"):
+            logger.warning("Keeping %s=%s of app '%s' (the parameters file says %s). Fix: pass "
+                           "--parameters %s=<value> to change it", parameter, value, name, planned,
+                           parameter)
+        kept[parameter] = {"value": value}
+    return kept
+
+
+def _check_location(request, app_location):
+    if request.location and not from_az_defaults(request.location) and app_location and \
+            _region(request.location) != _region(app_location):
+        raise ValidationError(f"--location {request.location}: the app is in {app_location} and "
+                              "Azure cannot move it. Fix: drop --location, or provision into another "
+                              "resource group")
+
+
+def _region(name):
+    return name.replace(" ", "").lower()
+
+
+def _local_inputs(cli_ctx, workspace, request):
+    """Everything local, read and checked before the first remote call: (config, finetuning,
+    template, its source, parameters, overrides)."""
+    workspace.check_config_writable()
+    config = workspace.read_config() if workspace.config_path.exists() else None
+    finetuning = workspace.read_finetuning_config()
+    template, template_source = load_template(cli_ctx, workspace.root)
     declared = template.get("parameters") or {}
-    file_params = ws.read_parameters() if ws.parameters_path.exists() else {}
-    overrides = parse_overrides(parameters, declared)
-    if location and "location" in declared:
-        overrides["location"] = location
+    file_params = workspace.read_parameters() if workspace.parameters_path.exists() else {}
+    overrides = parse_overrides(request.parameters, declared)
+    if request.location and not from_az_defaults(request.location) and "location" in declared:
+        overrides["location"] = request.location
     for config_key, param in REUSED_NAMES:
         value = (finetuning or {}).get(config_key)
         if value and file_params.get(param, {}).get("value") is None and param not in overrides:
             overrides[param] = value
-    params = resolve(file_params, overrides, template, str(ws.root / PARAMETERS_REL))
+    params = resolve(file_params, overrides, template, str(workspace.root / PARAMETERS_REL))
+    return config, finetuning, template, template_source, params, overrides
+
+
+def provision(cmd, workspace, request):
+    cli_ctx = cmd.cli_ctx
+    config, finetuning, template, template_source, params, overrides = _local_inputs(
+        cli_ctx, workspace, request)
     subscription = _subscription(cli_ctx, config, finetuning)
-    group = _resource_group(cli_ctx, resource_group, finetuning, config)
-    name = deployment_name or DEFAULT_DEPLOYMENT_NAME
+    group = resource_group(request.resource_group, finetuning, config)
+    name = request.deployment_name or DEFAULT_DEPLOYMENT_NAME
     if not re.fullmatch(r"[-\w.()]{1,64}", name):
         raise ValidationError(f"--deployment-name {name}: use 1-64 letters, digits, '-', '_', '.', "
                               "'(' or ')'")
 
-    try:
-        group_created = _ensure_group(cli_ctx, subscription, group, location or params.get(
-            "location", {}).get("value"), yes)
-    except HttpResponseError as ex:
-        raise arm_error(f"Resource group '{group}'", ex) from None
+    with arm_errors(f"Resource group '{group}'"):
+        group_created = _ensure_group(cli_ctx, subscription, group, request.location or params.get(
+            "location", {}).get("value"), request.yes)
     deployments = clients.deployments_client(cli_ctx, subscription)
     body = {"properties": {"mode": "Incremental", "template": template, "parameters": params}}
-    try:
+    with arm_errors("Template validation"):
         # logging_enable=False: `az --debug` logs request bodies, and these carry apiKey.
         validation = deployments.begin_validate(group, name, body, logging_enable=False).result()
-    except HttpResponseError as ex:
-        raise arm_error("Template validation", ex) from None
     validated = [r.id for r in (validation.properties.validated_resources or [])]
-    before = _existing(cli_ctx, subscription, validated, template)
-    try:
+    with arm_errors("Provisioning"):
+        before = _existing(cli_ctx, subscription, validated, template)
+        app_id = _app_in(before)
+        if app_id:
+            params.update(_kept_app_settings(cli_ctx, subscription, app_id, template, params,
+                                              overrides))
+            _check_location(request, params.get("location", {}).get("value"))
         kept = _kept_workload_profiles(cli_ctx, subscription, before, template, params)
         if kept:
             params["existingWorkloadProfiles"] = {"value": kept}
         poller = deployments.begin_create_or_update(group, name, body, logging_enable=False)
-        if no_wait:
+        if request.no_wait:
             return None  # az prints nothing for --no-wait; provision again to write the config
         result = _wait(cli_ctx, poller)
-    except HttpResponseError as ex:
-        raise arm_error("Provisioning", ex) from None
 
     outputs = {k: v.get("value") for k, v in (result.properties.outputs or {}).items()}
     updates = {k: outputs[k] for k in SEED_CONFIG_KEYS + EXTRA_CONFIG_KEYS if k in outputs}
     previous = dict(config.values) if config else {}
-    written = ws.write_config(updates)
+    written = workspace.write_config(updates)
+    return _summary(name, subscription, group, group_created, template_source, written, before,
+                    previous)
+
+
+def _summary(name, subscription, group, group_created, template_source, written, before, previous):
     created = [f"{t} {n}" for t, n, existed in before.values() if not existed]
     reused = [f"{t} {n}" for t, n, existed in before.values() if existed]
     return {
@@ -198,3 +275,14 @@ def provision(cmd, workspace=None, resource_group=None, location=None, parameter
         "changed": bool(created) or group_created or previous != written.values,
         "config": str(written.path),
     }
+
+
+def show_deployment(cmd, workspace, resource_group_name=None, deployment_name=None):
+    """The provision's ARM deployment, for `az aitk-infer wait` (az's generic wait polls it and
+    reads provisioningState; a 404 must reach it as is, so no arm_errors here)."""
+    config = workspace.read_config() if workspace.config_path.exists() else None
+    finetuning = workspace.read_finetuning_config()
+    subscription = _subscription(cmd.cli_ctx, config, finetuning)
+    group = resource_group(resource_group_name, finetuning, config)
+    return clients.deployments_client(cmd.cli_ctx, subscription).get(
+        group, deployment_name or DEFAULT_DEPLOYMENT_NAME)

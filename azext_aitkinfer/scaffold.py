@@ -1,11 +1,13 @@
 """`az aitk-infer init`: writes the bundled project files into a folder."""
 import filecmp
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from azure.cli.core.azclierror import FileOperationError
 
 from .bundle import iter_bundle_files
+from .workspace import user_path
 
 
 def bundled_root():
@@ -14,8 +16,15 @@ def bundled_root():
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent
 
 
-def init_workspace(folder, force=False):
-    root = Path(folder).expanduser().resolve()
+@dataclass
+class InitRequest:
+    folder: str = "."
+    force: bool = False
+
+
+def init_workspace(_cmd, request):
+    folder, force = request.folder, request.force
+    root = user_path(folder, "--workspace").resolve()
     if root.exists() and not root.is_dir():
         raise FileOperationError(f"--workspace {folder}: exists and is not a folder. Fix: pass a "
                                  "folder path")
@@ -43,7 +52,11 @@ def init_workspace(folder, force=False):
                                      "move it away and run init again")
         overwritten.append(rel)
     for rel in created + overwritten:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / rel, root / rel)
+        try:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, root / rel)
+        except OSError as ex:
+            raise FileOperationError(f"{root / rel}: cannot be written ({ex.strerror}). Fix: make "
+                                     f"{root} writable, or pass another --workspace") from None
     return {"workspace": str(root), "created": [str(p) for p in created],
             "overwritten": [str(p) for p in overwritten], "unchanged": len(unchanged)}

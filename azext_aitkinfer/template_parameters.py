@@ -1,11 +1,10 @@
 """Template parameters: the workspace's parameters file overlaid with --parameters, checked
 against the template's declared parameters before anything is deployed."""
 import json
-from pathlib import Path
 
 from azure.cli.core.azclierror import InvalidArgumentValueError
 
-from .workspace import read_json_object
+from .workspace import read_json_object, user_path
 
 _TYPES = {"string": str, "securestring": str, "int": int, "bool": bool, "array": list,
           "object": dict, "secureobject": dict}
@@ -30,8 +29,8 @@ def _coerce(name, declared, raw, origin):
 
 
 def _from_file(path, origin):
-    return _from_file_data(read_json_object(Path(path).expanduser(), "pass an ARM parameters file"),
-                           origin)
+    return _from_file_data(read_json_object(user_path(path, "--parameters @"), "pass an ARM parameters "
+                                            "file"), origin)
 
 
 def _from_file_data(data, origin):

@@ -88,7 +88,9 @@ class InferenceConfig:
 
     def get(self, key):
         value = self.values.get(key)
-        return None if value in ("", None) or _placeholder(value) else value
+        if isinstance(value, str) and not value.strip():
+            return None  # only spaces: as good as missing
+        return None if value is None or _placeholder(value) else value
 
     def require(self, *keys):
         missing = [k for k in keys if self.get(k) is None]
@@ -107,7 +109,7 @@ class Workspace:
     @classmethod
     def find(cls, workspace=None, start=None):
         if workspace:
-            root = Path(workspace).expanduser()
+            root = user_path(workspace, "--workspace")
             if not root.is_dir():
                 raise FileOperationError(f"--workspace {workspace}: not a folder. Fix: pass the "
                                          "project folder that holds infra/")
@@ -167,6 +169,18 @@ class Workspace:
                                       "wrap the value")
         return params
 
+    def check_config_writable(self):
+        """Fail now, before anything changes in Azure, if the config could not be written later."""
+        folder = self.config_path.parent
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{self.config_path.name}.", suffix=".tmp", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as ex:
+            raise FileOperationError(f"{folder}: cannot write {self.config_path.name} there "
+                                     f"({ex.strerror}). Fix: make the project folder writable, or "
+                                     "copy it somewhere writable and run the command there") from None
+
     def write_config(self, updates):
         """Merge `updates` into the config and replace the file atomically.
 
@@ -180,10 +194,23 @@ class Workspace:
         return InferenceConfig(path, merged)
 
 
+def user_path(value, flag):
+    """A path flag's value with `~` expanded; `~nosuchuser/x` is one error line, not a traceback."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise FileOperationError(f"{flag} {value}: no such user's home folder. Fix: write the "
+                                 "path without '~user', e.g. an absolute path") from None
+
+
 def write_json_atomic(path, data):
     """Temporary file in the same folder + rename: readers see the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as ex:
+        raise FileOperationError(f"{path}: cannot be written ({ex.strerror}). Fix: make its folder "
+                                 "writable") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)

@@ -8,7 +8,9 @@ import pytest
 from azure.cli.core.azclierror import FileOperationError, ValidationError
 
 from azext_aitkinfer import codeversions
-from azext_aitkinfer.codeversions import KEEP_VERSIONS, deploy_code, read_history, rollback
+from azext_aitkinfer.codeversions import KEEP_VERSIONS, deploy_code, read_history, rollback, version_files, version_id
+from azext_aitkinfer.local_tree import Content, scan_tree
+from azext_aitkinfer.share_files import upload_atomic
 from tests.deploy.conftest import file_bytes_sent, settled, write_tree
 
 
@@ -97,7 +99,7 @@ def test_only_the_last_versions_and_their_objects_are_kept(files_cloud, share, s
     versions = []
     for number in range(KEEP_VERSIONS + 2):
         (source_tree / "app" / "main.py").write_text(f"print({number})\n")
-        versions.append(deploy_code(share, source_tree)["version"])
+        versions.append(deploy_code(share, source_tree, prune_grace_s=0)["version"])
     folder = files_cloud.share_folder(share.share_name) / "aitk-infer"
     kept = versions[::-1][:KEEP_VERSIONS]
     assert read_history(share) == kept
@@ -147,3 +149,22 @@ def test_pointer_names_nothing_partial_even_when_the_share_was_emptied(files_clo
     assert summary["uploaded"] == 5
     assert active_tree(folder) == local_tree(source_tree)
     assert os.access(folder / "aitk-infer" / "bootstrap.py", os.R_OK)
+
+
+def test_cleanup_leaves_alone_what_a_deploy_still_running_has_uploaded(files_cloud, share, source_tree, tmp_path):
+    """Deploy A has uploaded its objects and manifest but not yet switched the pointer when
+    deploy B finishes and prunes: A's version must stay whole, and A can still make it active."""
+    deploy_code(share, source_tree)
+    other = write_tree(tmp_path / "other", {"launch.sh": "echo other\n", "only-in-a.py": "A = 1\n" * 50})
+    local = scan_tree(other)
+    files = version_files(local)
+    pending = version_id(files)
+    for f in local.values():
+        upload_atomic(share, f"{codeversions.OBJECTS}/{f.content.sha256}", f.content)
+    upload_atomic(share, f"{codeversions.VERSIONS}/{pending}.json",
+                  Content.of_bytes(json.dumps({"version": pending, "files": files}).encode()))
+    for number in range(KEEP_VERSIONS + 1):  # B deploys enough to push everything else out
+        (source_tree / "app" / "main.py").write_text(f"print({number})\n")
+        deploy_code(share, source_tree)
+    codeversions._write_pointer(share, [pending, *read_history(share)])  # A's last step
+    assert active_tree(files_cloud.share_folder(share.share_name)) == local_tree(other)

@@ -1,11 +1,36 @@
 """az aitk-infer provision on the local cloud, through the real az."""
 import json
+import subprocess
+import time
+import uuid
 
+import httpx
 import pytest
 
 from localcloud.testing import error_lines
+from tests.paths import REPO
 
 APP = "Microsoft.App/containerApps"
+APP_API = "2025-01-01"
+
+
+def app_resource(project):
+    config = project.config
+    app_id = (f"/subscriptions/{config['SUBSCRIPTION_ID']}/resourceGroups/{config['RESOURCE_GROUP_NAME']}"
+              f"/providers/{APP}/{config['ACA_APP_NAME']}")
+    return json.loads(project.cloud.az("resource", "show", "--ids", app_id, "--api-version", APP_API,
+                                       "-o", "json").stdout)
+
+
+def env_names(resource):
+    return {e["name"] for e in resource["properties"]["template"]["containers"][0].get("env", [])}
+
+
+def az_with(project, env, *args):
+    """az in the project folder with extra environment: AZURE_DEFAULTS_GROUP/LOCATION are what
+    'az configure --defaults' sets, here for one process (the cloud's config dir is shared)."""
+    return subprocess.run([str(REPO / ".venv" / "bin" / "az"), *args], cwd=project.root,
+                          env={**project.cloud.env, **env}, capture_output=True, text=True, timeout=300)
 
 
 def test_fresh_resource_group_gets_everything_and_the_config(new_project):
@@ -121,3 +146,84 @@ def test_arm_errors_come_back_as_one_line_with_a_hint(cloud, new_project, case, 
     assert code in lines[0] and message.split()[0] in lines[0] and hint in lines[0], lines[0]
     assert "Traceback" not in result.stderr
     assert new_project.config_bytes() is None  # no config half-written
+
+
+def test_provision_again_keeps_the_api_key_and_v1_still_refuses_anonymous_calls(cloud, models, new_project,
+                                                                                tmp_path):
+    key = f"kept-key-{uuid.uuid4().hex}"
+    secret = tmp_path / "secret.parameters.json"
+    secret.write_text(json.dumps({"parameters": {"apiKey": {"value": key},
+                                                 "maximumInstanceCount": {"value": 2}}}))
+    new_project.az("aitk-infer", "provision", "-g", "rg-keep-key", "-l", "westus3", "--yes",
+                   "--parameters", f"@{secret}", "-o", "none")
+    new_project.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
+                   "--base-model-dir", str(models / "base"), "--timeout", "600", "-o", "none",
+                   timeout=700)
+
+    again = new_project.az_json("aitk-infer", "provision")
+    assert again["changed"] is False and key not in json.dumps(again)
+    resource = app_resource(new_project)
+    assert "AITK_API_KEY" in env_names(resource)
+    assert resource["properties"]["template"]["scale"]["maxReplicas"] == 2
+    endpoint = f"https://{new_project.config['ACA_APP_ENDPOINT']}"
+    deadline = time.monotonic() + 120
+    while True:  # a new revision, if one was rolled, needs a moment to answer
+        anonymous = httpx.get(f"{endpoint}/v1/models", verify=cloud.ca, timeout=10)
+        if anonymous.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    keyed = httpx.get(f"{endpoint}/v1/models", verify=cloud.ca, timeout=10,
+                      headers={"Authorization": f"Bearer {key}"})
+    assert (anonymous.status_code, keyed.status_code) == (401, 200)
+
+
+def test_parameters_of_this_run_change_what_the_app_has(new_project):
+    new_project.az("aitk-infer", "provision", "-g", "rg-change", "-l", "westus3", "--yes",
+                   "--parameters", "maximumInstanceCount=3", "-o", "none")
+    new_project.az("aitk-infer", "provision", "-o", "none")
+    assert app_resource(new_project)["properties"]["template"]["scale"]["maxReplicas"] == 3
+    new_project.az("aitk-infer", "provision", "--parameters", "maximumInstanceCount=2", "-o", "none")
+    assert app_resource(new_project)["properties"]["template"]["scale"]["maxReplicas"] == 2
+
+
+def test_az_default_group_is_used_and_printed_by_name(new_project):
+    result = az_with(new_project, {"AZURE_DEFAULTS_GROUP": "rg-az-default"}, "aitk-infer", "provision",
+                     "-l", "westus3", "--yes", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["resourceGroup"] == "rg-az-default"
+    assert new_project.config["RESOURCE_GROUP_NAME"] == "rg-az-default"
+
+
+def test_finetuning_config_group_wins_over_az_default_group(cloud, new_project):
+    cloud.az("group", "create", "-n", "rg-ft-wins", "-l", "westus3", "-o", "none")
+    (new_project.root / "infra" / "finetuning.config.json").write_text(
+        json.dumps({"RESOURCE_GROUP_NAME": "rg-ft-wins"}))
+    result = az_with(new_project, {"AZURE_DEFAULTS_GROUP": "rg-elsewhere"}, "aitk-infer", "provision",
+                     "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["resourceGroup"] == "rg-ft-wins"
+
+
+def test_az_default_location_does_not_move_an_existing_app(new_project):
+    new_project.az("aitk-infer", "provision", "-g", "rg-stay", "-l", "westus3", "--yes", "-o", "none")
+    result = az_with(new_project, {"AZURE_DEFAULTS_LOCATION": "swedencentral"}, "aitk-infer", "provision",
+                     "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["changed"] is False
+    assert app_resource(new_project)["location"].replace(" ", "").lower() == "westus3"
+
+
+def test_az_default_location_places_a_new_group_and_its_app(new_project):
+    result = az_with(new_project, {"AZURE_DEFAULTS_LOCATION": "swedencentral"}, "aitk-infer", "provision",
+                     "-g", "rg-new-default-loc", "--yes", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert app_resource(new_project)["location"].replace(" ", "").lower() == "swedencentral"
+
+
+def test_wait_returns_once_a_no_wait_provision_is_done(new_project):
+    new_project.az("aitk-infer", "provision", "-g", "rg-wait", "-l", "westus3", "--yes", "--no-wait")
+    new_project.az("aitk-infer", "wait", "-g", "rg-wait", "--created", "--interval", "2", "--timeout", "120")
+    state = new_project.cloud.az_json("deployment", "group", "show", "-g", "rg-wait", "-n", "aitk-infer")
+    assert state["properties"]["provisioningState"] == "Succeeded"
+    summary = new_project.az_json("aitk-infer", "provision", "-g", "rg-wait")  # then writes the config
+    assert summary["created"] == [] and new_project.config["RESOURCE_GROUP_NAME"] == "rg-wait"
