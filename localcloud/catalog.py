@@ -7,6 +7,7 @@ tables (each service's urls.py and every resource kind's actions), so the README
 from __future__ import annotations
 
 from localcloud.arm import urls as arm_urls
+from localcloud.authorization import urls as authorization_urls
 from localcloud.containerapps import urls as containerapps_urls
 from localcloud.identity import urls as identity_urls
 from localcloud.loganalytics import urls as loganalytics_urls
@@ -56,6 +57,8 @@ def rows() -> list[tuple[str, str, str, str]]:
         *_rows("identity", identity_urls.routes),
         *_rows("ARM", arm_urls.routes),
         *_resource_rows(),
+        *[(area, m, f"`{authorization_urls.PREFIX}{path.strip('`')}`", s)
+          for area, m, path, s in _rows("ARM authorization", authorization_urls.routes)],
         *_rows("Container Apps", containerapps_urls.routes),
         *_files_rows(),
     ]

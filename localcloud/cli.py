@@ -54,6 +54,8 @@ def environment(dirs: StateDir, settings: dict) -> dict[str, str]:
         "SSL_CERT_FILE": ca,
         "IDENTITY_ENDPOINT": f"{url}/msi/token",
         "IDENTITY_HEADER": settings["identityHeader"],
+        # The oid of every token the identity endpoint issues: what role assignments name.
+        "LOCALCLOUD_PRINCIPAL_ID": settings["principalId"],
         "AZURE_CORE_COLLECT_TELEMETRY": "false",
         "AZURE_CORE_SURVEY_MESSAGE": "false",
         "AZURE_CORE_INSTANCE_DISCOVERY": "false",

@@ -16,6 +16,7 @@ from localcloud.arm.lro import Operations
 from localcloud.arm.models import ArmBackend, CloudContext
 from localcloud.arm.responses import ARM_PREFIXES, ArmRouter, operation_name
 from localcloud.arm.responses import add_routes as add_arm_routes
+from localcloud.authorization.models import RoleAssignments
 from localcloud.ca import ensure_tls
 from localcloud.containerapps.environments import EnvironmentStorages, ManagedEnvironments
 from localcloud.containerapps.ingress import Ingress
@@ -31,6 +32,7 @@ from localcloud.routing import Route
 from localcloud.state import StateDir, StateFile
 from localcloud.stats import Stats
 from localcloud.storage import urls as storage_urls
+from localcloud.storage.access import DataPlaneAccess
 from localcloud.storage.accounts import FileServices, FileShares, StorageAccounts
 from localcloud.storage.models import FileStore
 
@@ -71,7 +73,7 @@ def classify(request: web.Request) -> str | None:
         return None
     if request.path == identity_urls.TOKEN_PATH:
         return "identity:token"
-    if request.path.endswith("/logstream"):
+    if request.path.endswith(("/logstream", "/eventstream")):
         return "logstream"
     if first in ARM_PREFIXES:
         return operation_name(request.method, request.path)
@@ -139,6 +141,7 @@ class LocalCloud:
             f"https://127.0.0.1:{self.port}", self.settings["subscriptionId"], self.settings["tenantId"]
         )
         self.backend = ArmBackend(self.state, context, self.faults)
+        self.roles = RoleAssignments(self.backend)
         self.storage = StorageAccounts(self.backend, self.files)
         self.apps = ContainerApps(self.backend, self.runtime, self.files, state_dir, self.ingress.setter(), self.issuer)
         self.backend.register(
@@ -159,6 +162,7 @@ class LocalCloud:
             Deployments(self.backend, self.operations),
             self.operations,
             self.issuer,
+            self.roles,
             side_route=self.logstream.route,
         )
 
@@ -168,7 +172,7 @@ class LocalCloud:
             app.router.add_route(route.methods[0], route.pattern, getattr(self, route.handler))
         identity_responses.add_routes(app, self.issuer, self.settings["identityHeader"])
         add_arm_routes(app, self.router)
-        storage_urls.add_routes(app, self.files, self.storage.account_keys)
+        storage_urls.add_routes(app, self.files, DataPlaneAccess(self.storage, self.issuer, self.roles))
         return app
 
     async def _health(self, request: web.Request) -> web.Response:

@@ -234,7 +234,7 @@ class ArmBackend:
             if key in body:
                 record[key] = body[key]
         if "location" in record or rid.parent is None:
-            record["location"] = str(record.get("location") or group_location).lower().replace(" ", "")
+            record["location"] = normal_location(record.get("location") or group_location)
         record.setdefault("systemData", {"createdAt": utc_now(), "createdByType": "Application"})
         record["systemData"]["lastModifiedAt"] = utc_now()
         return record
@@ -262,6 +262,8 @@ class ArmBackend:
                 if existing is None:
                     raise resource_not_found(rid.type, rid.name, rid.resource_group)
                 body = _merge(kind.view(existing), body)
+            if existing and "location" in existing and "location" in body:
+                check_same_location(rid, existing["location"], body["location"])
             record = kind.create_or_update(rid, body, existing)
             self.records[rid.key] = record
             self.state.save()
@@ -363,6 +365,23 @@ class ArmBackend:
 
     def invoke_action(self, resource_id: str, action: str, api_version: str) -> dict:
         return self.action(parse_resource_id(resource_id), action, {}, api_version)
+
+
+def normal_location(location: Any) -> str:
+    return str(location).lower().replace(" ", "")
+
+
+def check_same_location(rid: ResourceId, current: str, asked: Any) -> None:
+    """A tracked resource never moves by a PUT with another location; the message is ARM's (quoted in
+    MicrosoftDocs/azure-docs#70422 and fortinetsolutions/Azure-Templates#8)."""
+    if normal_location(asked) != normal_location(current):
+        raise ArmError(
+            400,
+            "InvalidResourceLocation",
+            f"The resource '{rid.name}' already exists in location '{current}' in resource group "
+            f"'{rid.resource_group}'. A resource with the same name cannot be created in location "
+            f"'{asked}'. Please select a new resource name.",
+        )
 
 
 def _merge(base: Any, patch: Any) -> Any:

@@ -17,6 +17,8 @@ from localcloud.arm.exceptions import ArmError, invalid_request, missing_api_ver
 from localcloud.arm.ids import ResourceId, parse_provider_path, parse_resource_id
 from localcloud.arm.lro import RETRY_AFTER_SECONDS, Operations
 from localcloud.arm.models import ArmBackend
+from localcloud.authorization import urls as authorization_urls
+from localcloud.authorization.models import RoleAssignments
 from localcloud.identity.models import InvalidToken, TokenIssuer
 from localcloud.routing import resolve
 
@@ -58,8 +60,10 @@ class ArmRouter:
         deployments: Deployments,
         operations: Operations,
         issuer: TokenIssuer,
+        roles: RoleAssignments,
         side_route: SideRoute | None = None,
     ):
+        self.roles = roles
         self.side_route = side_route
         self.backend = backend
         self.deployments = deployments
@@ -130,6 +134,9 @@ class ArmRouter:
 
     # -- dispatch (worker thread): the route table in urls.py names the handler --------------------
     def _dispatch(self, method: str, segments: list[str], query: dict, body) -> Reply:
+        extension = authorization_urls.split_scope(segments)
+        if extension is not None:
+            return self._authorization(method, *extension, query, body)
         found = resolve(urls.routes, method, segments)
         if found is None:
             raise ArmError(404, "NotFound", f"No ARM route for '/{'/'.join(segments)}'.")
@@ -139,6 +146,36 @@ class ArmRouter:
         if "subscription" in params:
             self.backend.check_subscription(params["subscription"])
         return getattr(self, route.handler)(method, params, query["api-version"], body)
+
+    # -- Microsoft.Authorization below any scope (authorization/urls.py) ---------------------------
+    def _authorization(self, method: str, scope: str, rest: list[str], query: dict, body) -> Reply:
+        found = resolve(authorization_urls.routes, method, rest)
+        if found is None or not found[0].methods:
+            where = f"{scope}/providers/Microsoft.Authorization/{'/'.join(rest)}"
+            raise ArmError(404, "NotFound", f"No route for '{where}'.")
+        route, params = found
+        if scope.lower().startswith("/subscriptions/"):
+            self.backend.check_subscription(scope.split("/")[2])
+        scope = scope or f"/subscriptions/{self.backend.context.subscription_id}"
+        return getattr(self, route.handler)(method, scope, params.get("name", ""), query.get("$filter"), body)
+
+    def list_role_assignments(self, method, scope, name, filter_text, body) -> Reply:
+        return Reply(200, {"value": self.roles.list(scope, filter_text)})
+
+    def role_assignment(self, method, scope, name, filter_text, body) -> Reply:
+        if method == "PUT":
+            view, created = self.roles.put(scope, name, body)
+            return Reply(201 if created else 200, view)
+        if method == "DELETE":
+            record = self.roles.delete(scope, name)
+            return Reply(200, record) if record else Reply(204)
+        return Reply(200, self.roles.get(scope, name))
+
+    def list_role_definitions(self, method, scope, name, filter_text, body) -> Reply:
+        return Reply(200, {"value": self.roles.list_definitions(filter_text)})
+
+    def role_definition(self, method, scope, name, filter_text, body) -> Reply:
+        return Reply(200, self.roles.definition(name))
 
     def tenants(self, method, p, version, body) -> Reply:
         return Reply(200, {"value": self.backend.tenants()})

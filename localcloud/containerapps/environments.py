@@ -7,25 +7,10 @@ import hashlib
 from localcloud.arm.exceptions import ArmError
 from localcloud.arm.ids import ResourceId
 from localcloud.arm.models import ResourceKind
+from localcloud.containerapps.limits import PROFILE_TYPES
 
 ENVIRONMENT_TYPE = "Microsoft.App/managedEnvironments"
 STORAGE_TYPE = "Microsoft.App/managedEnvironments/storages"
-WORKLOAD_PROFILE_TYPES = {
-    "consumption",
-    "consumption-gpu-nc8as-t4",
-    "consumption-gpu-nc24-a100",
-    "d4",
-    "d8",
-    "d16",
-    "d32",
-    "e4",
-    "e8",
-    "e16",
-    "e32",
-    "nc24-a100",
-    "nc48-a100",
-    "nc96-a100",
-}
 
 
 class ManagedEnvironments(ResourceKind):
@@ -38,7 +23,7 @@ class ManagedEnvironments(ResourceKind):
         profiles = properties.get("workloadProfiles") or []
         for index, profile in enumerate(profiles):
             profile_type = str(profile.get("workloadProfileType", ""))
-            if profile_type.lower() not in WORKLOAD_PROFILE_TYPES:
+            if profile_type.lower() not in {t.lower() for t in PROFILE_TYPES}:
                 raise ArmError(
                     400,
                     "InvalidWorkloadProfile",

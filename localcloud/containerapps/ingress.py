@@ -1,6 +1,8 @@
 """Container app ingress: per app an HTTPS port on 127.0.0.1 (its FQDN) proxying to a ready replica.
 
-Responses stream through chunk by chunk (server-sent events must not wait for the end).
+Responses stream through chunk by chunk (server-sent events must not wait for the end). When the
+client goes away, the request to the replica is cut too, as Azure's Envoy resets the upstream stream
+when the downstream one ends: the replica sees its connection close and can stop working for nobody.
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ class Ingress:
         app = web.Application(middlewares=self._middlewares, client_max_size=0)
         app["ingress_app"] = app_key.rsplit("/", 1)[-1]
         app.router.add_route("*", "/{tail:.*}", lambda request: self._proxy(request, app_key))
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        # handler_cancellation: a client's disconnect cancels the proxying handler (aiohttp keeps it
+        # running otherwise), which closes the connection to the replica below.
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port, ssl_context=self._ssl, reuse_address=True).start()
         self._runners[app_key] = (port, runner)
@@ -96,7 +102,7 @@ class Ingress:
             )
         except aiohttp.ClientError:
             return web.Response(status=502, text="The replica did not answer.\n")
-        async with upstream:
+        try:
             response = web.StreamResponse(
                 status=upstream.status,
                 reason=upstream.reason,
@@ -107,6 +113,11 @@ class Ingress:
                 await response.write(chunk)
             await response.write_eof()
             return response
+        except BaseException:
+            upstream.close()  # the client left (or the write failed): cut the replica's connection, never pool it
+            raise
+        finally:
+            upstream.release()
 
     async def close(self) -> None:
         for _, runner in self._runners.values():

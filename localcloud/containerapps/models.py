@@ -6,11 +6,9 @@ import base64
 import copy
 import datetime
 import json
-import os
 import re
 import secrets
 import string
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -18,17 +16,20 @@ from typing import ClassVar
 from localcloud.arm.exceptions import ArmError, invalid_request
 from localcloud.arm.ids import ResourceId, parse_resource_id
 from localcloud.arm.models import ArmBackend, ResourceKind, utc_now
+from localcloud.containerapps import images, limits
 from localcloud.containerapps.environments import ENVIRONMENT_TYPE, STORAGE_TYPE
+from localcloud.containerapps.images import Image
+from localcloud.containerapps.limits import PROFILE_TYPES
+from localcloud.containerapps.network import replica_network_environment
 from localcloud.containerapps.runtime import Probe, Replica, ReplicaSpec, Runtime, free_port
-from localcloud.guard import GUARD_VARIABLES
+from localcloud.containerapps.standins import pip_cache
 from localcloud.identity.models import TokenIssuer
 from localcloud.state import StateDir
 
 APP_TYPE = "Microsoft.App/containerApps"
 REVISION_TYPE = "Microsoft.App/containerApps/revisions"
 REPLICA_TYPE = "Microsoft.App/containerApps/revisions/replicas"
-# Passed through to replicas so they, too, can only reach loopback (see the cli's no-leak guard).
-
+# A Debian image's PATH; the image's stand-in goes in front of it.
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -90,6 +91,15 @@ class ContainerApps(ResourceKind):
         return self.backend.state.section("ingressPorts")
 
     # -- validation ------------------------------------------------------------------------------
+    @staticmethod
+    def _profile_type(env: dict, properties: dict) -> str:
+        """The workload profile type the app runs on (Consumption when it names none)."""
+        wanted = properties.get("workloadProfileName")
+        for profile in env["properties"].get("workloadProfiles") or []:
+            if wanted and profile["name"] == wanted:
+                return next(t for t in PROFILE_TYPES if t.lower() == profile["workloadProfileType"].lower())
+        return "Consumption"
+
     def _environment(self, properties: dict) -> dict:
         env_id = properties.get("managedEnvironmentId") or properties.get("environmentId")
         if not env_id:
@@ -126,6 +136,7 @@ class ContainerApps(ResourceKind):
             where = f"properties.template.containers[{i}]"
             if not container.get("name") or not container.get("image"):
                 raise invalid_request(f"{where} needs a 'name' and an 'image'.")
+            limits.check_probes(container)
             for var in container.get("env") or []:
                 if "secretRef" in var and var["secretRef"] not in secret_names:
                     raise ArmError(
@@ -159,6 +170,7 @@ class ContainerApps(ResourceKind):
         storages = {r["name"] for r in self.backend.stored_records(STORAGE_TYPE, parse_resource_id(env["id"]), None)}
         template = properties.get("template") or {}
         self._check_template(template, set(values), storages)
+        limits.check_resources(template["containers"], self._profile_type(env, properties))
         env_id = parse_resource_id(env["id"])
         for volume in template.get("volumes") or []:
             if volume.get("storageType") == "AzureFile":
@@ -249,23 +261,30 @@ class ContainerApps(ResourceKind):
         container = revision["properties"]["template"]["containers"][0]
         name = f"{revision['name']}-{_random_suffix(10)}-{_random_suffix(5)}"
         folder = self.state_dir.replicas / name
+        folder.mkdir(parents=True, exist_ok=True)
         port = free_port()
         mounts = self._mounts(revision["properties"]["template"], container, env, folder)
+        image = images.find(container["image"])
         spec = ReplicaSpec(
             app_key=revision_id.parent.key,
             revision_key=revision_id.key,
+            app=app["name"],
+            revision=revision["name"],
             name=name,
             container=container["name"],
+            image=container["image"],
+            stand_in=image,
             argv=[_substitute(a, mounts) for a in (container.get("command") or []) + (container.get("args") or [])],
-            env=self._environment_variables(app, revision, container, name, port, mounts, folder),
+            env=self._environment_variables(app, revision, container, name, port, mounts, folder, image),
             probes=_probes(container),
-            workdir=folder / "home",
+            ephemeral=folder / "ephemeral",
             log_path=folder / "console.log",
+            system_log_path=self.state_dir.replicas / f"{app['name']}.system.log",
         )
         if not spec.argv:
             raise invalid_request(
-                f"container '{container['name']}': localcloud runs no images, so the container "
-                "needs a 'command' (and 'args')."
+                f"container '{container['name']}': localcloud runs an image's stand-in, not its entrypoint, "
+                "so the container needs a 'command' (and 'args')."
             )
         return self.runtime.start(spec, port)
 
@@ -312,17 +331,18 @@ class ContainerApps(ResourceKind):
         port: int,
         mounts: dict[str, Path],
         folder: Path,
+        image: Image | None,
     ) -> dict[str, str]:
-        home, tmp = folder / "home", folder / "tmp"
-        home.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir(parents=True, exist_ok=True)
         ingress = app["properties"]["configuration"].get("ingress") or {}
-        env = {k: os.environ[k] for k in GUARD_VARIABLES if k in os.environ}
+        env = {**replica_network_environment(), **(image.env if image else {})}
         env.update(
             {
-                "PATH": f"{Path(sys.executable).parent}:{_SYSTEM_PATH}",
-                "HOME": str(home),
-                "TMPDIR": str(tmp),
+                # The stand-in's bin/ goes in front once the image is pulled (runtime.Replica._pull).
+                "PATH": _SYSTEM_PATH,
+                "HOSTNAME": replica,
+                "HOME": str(folder / "ephemeral" / "home"),
+                "TMPDIR": str(folder / "ephemeral" / "tmp"),
+                "PIP_CACHE_DIR": str(pip_cache()),
                 "LANG": "C.UTF-8",
                 "PYTHONUNBUFFERED": "1",
                 "PORT": str(port),
@@ -391,15 +411,18 @@ class Revisions(ResourceKind):
         view = super().view(record)
         properties = view["properties"]
         replicas = self.apps.runtime.replicas(record["id"].lower())
+        # States are RevisionRunningState's values (Running, Processing, Stopped, Degraded, Failed, Unknown;
+        # azure-cli's containerapp _sdk_enums.py).
+        failed = [r for r in replicas if r.pull_failed or (r.restart_count and not r.ever_ready)]
         if not properties["active"]:
             state = ("Provisioned", "Stopped", "None")
         elif any(r.ready for r in replicas):
             state = ("Provisioned", "Running", "Healthy")
-        elif any(r.restart_count and not r.ever_ready for r in replicas):
+        elif failed:
             state = ("Failed", "Failed", "Unhealthy")
-            properties["provisioningError"] = replicas[0].last_exit
+            properties["provisioningError"] = properties["runningStateDetails"] = failed[0].last_exit
         else:
-            state = ("Provisioning", "Activating", "None")
+            state = ("Provisioning", "Processing", "None")
         properties["provisioningState"], properties["runningState"], properties["healthState"] = state
         properties["replicas"] = len(replicas)
         properties["lastActiveTime"] = utc_now() if properties["active"] else properties["createdTime"]

@@ -12,6 +12,14 @@ import subprocess
 import time
 from pathlib import Path
 
+UNSHARE = "/usr/bin/unshare"
+
+
+def in_pid_namespace(argv: list[str]) -> list[str]:
+    """argv run as PID 1 of a new PID namespace with its own /proc (a container's view), killed with
+    everything in it when unshare (the group leader the supervisor ends) goes."""
+    return [UNSHARE, "--pid", "--fork", "--mount-proc", "--kill-child", "--", *argv]
+
 
 def spawn(argv: list[str], env: dict[str, str], cwd: Path, log_path: Path, pids_dir: Path) -> subprocess.Popen:
     pids_dir.mkdir(parents=True, exist_ok=True)

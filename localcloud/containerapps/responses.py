@@ -51,16 +51,26 @@ class LogStream:
         return bool(claims) and str(claims.get("aud", "")).lower().endswith(f"/containerapps/{app_name.lower()}")
 
     async def console(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
-        app_name, replica_name = params["app"], params["replica"]
+        replica_name = params["replica"]
+        log_path = self.replicas_dir / replica_name / "console.log"
+        if not log_path.is_file():
+            return _error(404, "ReplicaNotFound", f"Replica '{replica_name}' has no log.")
+        return await self._stream(request, params["app"], log_path, lambda: self.runtime.find(replica_name) is not None,
+                                  _format)
+
+    async def system(self, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        """The app's system log: one JSON event per line, as Container Apps writes them."""
+        log_path = self.replicas_dir / f"{params['app']}.system.log"
+        log_path.touch()
+        return await self._stream(request, params["app"], log_path, lambda: True, lambda line, _: line)
+
+    async def _stream(self, request: web.Request, app_name: str, log_path: Path, alive, fmt) -> web.StreamResponse:
         if not self._authorized(request, app_name):
             return _error(
                 401,
                 "Unauthorized",
                 "The log stream needs 'Authorization: Bearer <token>' from the app's getAuthToken action.",
             )
-        log_path = self.replicas_dir / replica_name / "console.log"
-        if not log_path.is_file():
-            return _error(404, "ReplicaNotFound", f"Replica '{replica_name}' has no log.")
         try:
             tail = int(request.query.get("tailLines") or DEFAULT_TAIL_LINES)
         except ValueError:
@@ -73,14 +83,14 @@ class LogStream:
         await response.prepare(request)
         with open(log_path, "rb") as log:
             for line in deque(log, maxlen=tail) if tail else []:
-                await response.write(_format(line, as_json))
+                await response.write(fmt(line, as_json))
             while follow:
                 line = log.readline()
                 if line.endswith(b"\n"):
-                    await response.write(_format(line, as_json))
+                    await response.write(fmt(line, as_json))
                     continue
                 log.seek(-len(line), 1)
-                if self.runtime.find(replica_name) is None:
+                if not alive():
                     break
                 await asyncio.sleep(_POLL_SECONDS)
         await response.write_eof()

@@ -1,11 +1,14 @@
-"""Replicas as local processes: one supervisor thread per replica runs the container command,
-restarts it when it exits (with back-off, as the platform does), and runs its probes.
+"""Replicas as local processes: one supervisor thread per replica "pulls" the image (its stand-in
+environment), runs the container command as PID 1 of its own PID namespace, restarts it when it
+exits or fails its startup/liveness probe (with Kubernetes' back-off), and runs its probes.
 """
 
 from __future__ import annotations
 
 import datetime
 import http.client
+import json
+import shutil
 import socket
 import subprocess
 import threading
@@ -14,10 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcloud.containerapps import processes
+from localcloud.containerapps.images import Image
+from localcloud.containerapps.standins import ImagePullError, ensure
 
 STOP_GRACE_SECONDS = 5.0
 _TICK_SECONDS = 0.1
-_MAX_BACKOFF_SECONDS = 10.0
+# Kubernetes' CrashLoopBackOff: 10 s, doubling, capped at five minutes (kubelet's defaults).
+_FIRST_BACKOFF_SECONDS = 10.0
+_MAX_BACKOFF_SECONDS = 300.0
+
+
+def crash_backoff(restarts: int) -> float:
+    """Seconds to wait before restart number `restarts` (1-based)."""
+    return min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2 ** (restarts - 1))
 
 
 @dataclass(frozen=True)
@@ -52,13 +64,18 @@ DEFAULT_READINESS = Probe("Readiness", None, 0, 1, 3, 1)
 class ReplicaSpec:
     app_key: str
     revision_key: str
+    app: str
+    revision: str
     name: str
     container: str
+    image: str  # the container's image reference
+    stand_in: Image | None  # None: not an image localcloud can run (the pull fails)
     argv: list[str]
-    env: dict[str, str]
+    env: dict[str, str]  # PATH gets the stand-in's bin/ in front when the image is ready
     probes: list[Probe]
-    workdir: Path
-    log_path: Path
+    ephemeral: Path  # the container's writable layer: HOME, TMPDIR; new for every container run
+    log_path: Path  # console log
+    system_log_path: Path  # the app's system log (ContainerAppController events)
 
 
 @dataclass
@@ -89,6 +106,7 @@ class Replica:
     ever_ready: bool = False
     restart_count: int = 0
     last_exit: str = ""
+    pull_failed: str = ""  # why the image could not be pulled; the replica never starts
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -108,32 +126,81 @@ class Replica:
         with open(self.spec.log_path, "a") as log:
             log.write(f"[localcloud] {line}\n")
 
+    def system(self, reason: str, message: str, warning: bool = False) -> None:
+        """One line of the app's system log, in the shape Container Apps writes its events
+        (ContainerAppController events quoted in microsoft/azure-container-apps#1371 and #783)."""
+        event = {
+            "TimeStamp": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
+            "Type": "Warning" if warning else "Normal",
+            "ContainerAppName": self.spec.app,
+            "RevisionName": self.spec.revision,
+            "ReplicaName": self.spec.name,
+            "Msg": message,
+            "Reason": reason,
+            "EventSource": "ContainerAppController",
+            "Count": 1,
+        }
+        with open(self.spec.system_log_path, "a") as log:
+            log.write(json.dumps(event) + "\n")
+
+    def _pull(self) -> list[str] | None:
+        """The command's environment PATH with the image's stand-in first; None when the pull failed."""
+        image = self.spec.image
+        self.system("PullingImage", f'Pulling image "{image}"')
+        try:
+            if self.spec.stand_in is None:
+                raise ImagePullError(f'image "{image}" is not one localcloud can run (localcloud/README.md, Images)')
+            root = ensure(self.spec.stand_in, lambda line: self.system("PullingImage", line))
+        except ImagePullError as exc:
+            self.pull_failed = (
+                f"Container '{self.spec.container}' was terminated with exit code '' and reason 'ImagePullFailure'"
+            )
+            self.last_exit = self.pull_failed
+            self.system("ImagePullFailure", f'Failed to pull image "{image}": {exc}', warning=True)
+            self._log(f"failed to pull image \"{image}\": {exc}")
+            return None
+        self.system("ImagePulled", f'Successfully pulled image "{image}"')
+        return [str(root / "bin")]
+
     def _supervise(self) -> None:
+        path = self._pull()
+        if path is None:
+            return
+        env = {**self.spec.env, "PATH": ":".join([*path, self.spec.env["PATH"]])}
         while not self._stop.is_set():
-            self._run_once()
+            self._run_once(env)
             if self._stop.is_set():
                 break
             self.restart_count += 1
-            backoff = min(_MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(self.restart_count, 5))
-            self._log(f"container '{self.spec.container}' restarts in {backoff:.1f}s (restart {self.restart_count})")
+            backoff = crash_backoff(self.restart_count)
+            message = f"Back-off restarting failed container '{self.spec.container}': waiting {backoff:.0f}s"
+            self.system("BackOff", message, warning=True)
+            self._log(f"{message} (restart {self.restart_count})")
             self._stop.wait(backoff)
 
-    def _run_once(self) -> None:
+    def _run_once(self, env: dict[str, str]) -> None:
+        # A fresh writable layer for every run of the container, as a restarted container gets.
+        shutil.rmtree(self.spec.ephemeral, ignore_errors=True)
+        for folder in ("home", "tmp"):
+            (self.spec.ephemeral / folder).mkdir(parents=True)
         try:
             process = processes.spawn(
-                self.spec.argv, self.spec.env, self.spec.workdir, self.spec.log_path, self.pids_dir
+                processes.in_pid_namespace(self.spec.argv), env, self.spec.ephemeral / "home",
+                self.spec.log_path, self.pids_dir,
             )
         except OSError as exc:
             self.last_exit = f"the container command could not start: {exc.strerror}: {self.spec.argv[0]}"
             self._log(self.last_exit)
             return
         self.running = True
+        self.system("ContainerStarted", f"Started container {self.spec.container}")
         try:
             self._watch(process)
         finally:
             self.ready = self.running = False
             processes.end_group(process.pid, STOP_GRACE_SECONDS, process)
             processes.forget(self.pids_dir, process.pid)
+            shutil.rmtree(self.spec.ephemeral, ignore_errors=True)
 
     def _watch(self, process: subprocess.Popen) -> None:
         started = time.monotonic()

@@ -17,4 +17,10 @@ routes = [
         "console",
         "console log stream of a replica (`az containerapp logs show`)",
     ),
+    Route(
+        ("GET",),
+        "/subscriptions/{subscription}/resourceGroups/{group}/containerApps/{app}/eventstream",
+        "system",
+        "system log stream of an app (`az containerapp logs show --type system`)",
+    ),
 ]

@@ -64,6 +64,11 @@ class StorageAccounts(ResourceKind):
         """For the Files data plane: the account's current keys, or None if there is no such account."""
         return self._keys.get(account)
 
+    def shared_key_allowed(self, account: str) -> bool:
+        """False once the account was created or updated with allowSharedKeyAccess: false."""
+        record = self.find(account)
+        return record is None or record["properties"].get("allowSharedKeyAccess") is not False
+
     def check_name(self, name: str) -> dict:
         problem = account_name_problem(name)
         if problem:

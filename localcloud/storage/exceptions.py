@@ -107,3 +107,30 @@ class AuthenticationFailed(FilesError):
         "Server failed to authenticate the request. Make sure the value of Authorization "
         "header is formed correctly including the signature."
     )
+
+
+class KeyBasedAuthenticationNotPermitted(FilesError):
+    # The body Azure answers when allowSharedKeyAccess is false (Azure/AI-Landing-Zones#64).
+    status, code = 403, "KeyBasedAuthenticationNotPermitted"
+    default_message = "Key based authentication is not permitted on this storage account."
+
+
+class AuthorizationFailure(FilesError):
+    # A bearer token without x-ms-file-request-intent: backup.
+    status, code = 403, "AuthorizationFailure"
+    default_message = "This request is not authorized to perform this operation."
+
+
+class AuthorizationPermissionMismatch(FilesError):
+    # A bearer token whose principal has no file data role that grants the operation
+    # (Azure/azure-sdk-for-java#42121).
+    status, code = 403, "AuthorizationPermissionMismatch"
+    default_message = "This request is not authorized to perform this operation using this permission."
+
+
+class InvalidAuthenticationInfo(FilesError):
+    # A bearer token Storage cannot accept (signature, expiry, audience); the detail says which.
+    status, code = 401, "InvalidAuthenticationInfo"
+    default_message = (
+        "Server failed to authenticate the request. Please refer to the information in the www-authenticate header."
+    )

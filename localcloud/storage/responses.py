@@ -18,10 +18,9 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from . import exceptions as err
-from . import sharedkey
+from .access import Authorize
 from .models import MAX_RANGE_BYTES, ContentSettings, Entry, FileStore
 
-AccountKeys = Callable[[str], "list[bytes] | None"]
 DEFAULT_VERSION = "2025-11-05"
 MAX_FILE_BYTES = 4 * 1024**4
 _PERMISSION_KEY = "4066528134148476695*1"  # one fixed security descriptor for everything
@@ -543,9 +542,9 @@ Handler = Callable[[_Call], Awaitable[web.StreamResponse]]
 Operations = Callable[[str, str, MultiDictProxy[str]], Handler]  # (method, share, query) -> handler
 
 
-def handler(store: FileStore, account_keys: AccountKeys, operation_of: Operations):
-    """The handler of every /<account>/... path; account_keys(account) gives its keys, or None if it does
-    not exist; operation_of picks the operation (urls.py)."""
+def handler(store: FileStore, authorize: Authorize, operation_of: Operations):
+    """The handler of every /<account>/... path; authorize(request, account, share) raises unless the
+    caller may (access.py); operation_of picks the operation (urls.py)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
@@ -553,12 +552,7 @@ def handler(store: FileStore, account_keys: AccountKeys, operation_of: Operation
         segments = [unquote(s) for s in raw_path.split("/")[1:]]
         account, share, path = segments[0], (segments[1:2] or [""])[0], "/".join(segments[2:]).strip("/")
         try:
-            keys = account_keys(account)
-            if keys is None:
-                raise err.AccountNotFound(f"The storage account '{account}' does not exist in localcloud.")
-            sharedkey.verify(
-                request.method, request.headers, account, raw_path, request.rel_url.raw_query_string, keys
-            )
+            authorize(request, account, share)
             operation = operation_of(request.method, share, request.rel_url.query)
             return await operation(_Call(request, store, account, share, path, request_id))
         except err.FilesError as error:

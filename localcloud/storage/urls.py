@@ -12,6 +12,7 @@ from multidict import MultiDictProxy
 
 from localcloud.storage import exceptions as err
 from localcloud.storage import responses as r
+from localcloud.storage.access import Authorize
 from localcloud.storage.accounts import FileServices, FileShares, StorageAccounts
 from localcloud.storage.models import FileStore
 
@@ -57,5 +58,5 @@ def operation_of(method: str, share: str, query: MultiDictProxy[str]) -> r.Handl
     return found
 
 
-def add_routes(app: web.Application, store: FileStore, account_keys: r.AccountKeys) -> None:
-    app.router.add_route("*", "/{account}{tail:.*}", r.handler(store, account_keys, operation_of))
+def add_routes(app: web.Application, store: FileStore, authorize: Authorize) -> None:
+    app.router.add_route("*", "/{account}{tail:.*}", r.handler(store, authorize, operation_of))

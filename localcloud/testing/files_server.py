@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from localcloud.ca import ensure_tls
+from localcloud.storage.access import shared_key_only
 from localcloud.storage.models import FileStore
 from localcloud.storage.urls import add_routes
 
@@ -51,7 +52,7 @@ def running_files_server(root: Path, account: str, key: str, middlewares=()) -> 
     """An HTTPS server with the Azure Files routes and one account; yields (url, CA file, store)."""
     store = FileStore(root / "files")
     app = web.Application(middlewares=list(middlewares))
-    add_routes(app, store, lambda name: [base64.b64decode(key)] if name == account else None)
+    add_routes(app, store, shared_key_only(lambda name: [base64.b64decode(key)] if name == account else None))
     tls = ensure_tls(root / "tls")
     server = _ServerThread(app, tls.server_context())
     server.start()

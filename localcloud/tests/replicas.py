@@ -11,7 +11,7 @@ from localcloud.testing import Cloud, unique, wait_until
 
 # A container command standing in for an image: a small HTTP server on $PORT.
 REPLICA_SERVER = r"""
-import http.server, json, os, threading
+import http.server, json, os, sys, tempfile, threading, time
 gate = threading.Event()
 class Handler(http.server.BaseHTTPRequestHandler):
     def reply(self, body, content_type="text/plain"):
@@ -23,8 +23,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/ready":
             self.reply(b"ok")
-        elif self.path == "/pid":
-            self.reply(str(os.getpid()).encode())
+        elif self.path == "/whoami":
+            me = {"pid": os.getpid(), "hostname": os.environ.get("HOSTNAME"), "tmpdir": tempfile.gettempdir(),
+                  "python": sys.executable, "gone": os.path.exists(os.path.join(tempfile.gettempdir(), "gone")),
+                  "no_proxy": os.environ.get("NO_PROXY", "")}
+            self.reply(json.dumps(me).encode(), "application/json")
+        elif self.path == "/hold":
+            # Streams a tick every 0.1 s until writing fails: the client (through ingress) went away.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"data: tick\n\n")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                open(os.path.join(tempfile.gettempdir(), "gone"), "w").close()
+            self.close_connection = True
         elif self.path == "/env":
             names = ("APP_SECRET", "DATA_DIR", "PORT", "HOME")
             self.reply(json.dumps({k: os.environ.get(k) for k in names}).encode(), "application/json")
@@ -116,7 +132,7 @@ def app_body(environment: Environment, env_vars: list[dict] | None = None, probe
             "containers": [
                 {
                     "name": "main",
-                    "image": "localcloud/python:3.11",
+                    "image": "python:3.11-slim",
                     "command": ["python3", "-c"],
                     "args": [REPLICA_SERVER],
                     "env": env_vars
@@ -153,5 +169,10 @@ def wait_ready(cloud, fqdn: str) -> None:
     wait_until(ready, READY_TIMEOUT_S, what=f"https://{fqdn}/ready")
 
 
-def pid_of(cloud, fqdn: str) -> int:
-    return int(cloud.https_get(f"https://{fqdn}/pid").text)
+def whoami(cloud, fqdn: str) -> dict:
+    """The replica answering at fqdn: its pid, HOSTNAME, temporary folder and interpreter."""
+    return cloud.https_get(f"https://{fqdn}/whoami").json()
+
+
+def replica_of(cloud, fqdn: str) -> str:
+    return whoami(cloud, fqdn)["hostname"]

@@ -116,3 +116,19 @@ def test_guard_makes_requests_to_other_addresses_fail_instead_of_leaving(cloud):
     )
     result = subprocess.run([sys.executable, "-c", probe], env=cloud.env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "blocked by the guard proxy"
+
+
+def test_location_change_of_an_existing_resource_is_refused(cloud, environment):
+    storage = cloud.client(StorageManagementClient)
+    with pytest.raises(HttpResponseError) as caught:
+        storage.storage_accounts.begin_create(
+            environment.resource_group,
+            environment.account,
+            {"location": "westus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}},
+        ).result()
+    assert (caught.value.status_code, caught.value.error.code) == (400, "InvalidResourceLocation")
+    assert caught.value.error.message == (
+        f"The resource '{environment.account}' already exists in location 'eastus' in resource group "
+        f"'{environment.resource_group}'. A resource with the same name cannot be created in location 'westus'. "
+        "Please select a new resource name."
+    )

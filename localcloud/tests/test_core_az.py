@@ -8,7 +8,7 @@ import pytest
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
 from localcloud.testing import unique, wait_until
-from localcloud.tests.replicas import create_app, pid_of, wait_ready
+from localcloud.tests.replicas import create_app, replica_of, wait_ready
 
 STORAGE_TEMPLATE = {
     "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
@@ -185,7 +185,7 @@ def test_containerapp_show_and_revision_list(cloud, environment, az_app):
 
 def test_containerapp_revision_restart_gives_a_new_process(cloud, environment, az_app):
     fqdn = az_app.configuration.ingress.fqdn
-    before = pid_of(cloud, fqdn)
+    before = replica_of(cloud, fqdn)
     cloud.az(
         "containerapp",
         "revision",
@@ -200,7 +200,7 @@ def test_containerapp_revision_restart_gives_a_new_process(cloud, environment, a
         "none",
     )
     wait_ready(cloud, fqdn)
-    assert pid_of(cloud, fqdn) != before
+    assert replica_of(cloud, fqdn) != before
 
 
 def test_containerapp_logs_show_prints_the_replica_log(cloud, environment, az_app):

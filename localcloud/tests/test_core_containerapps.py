@@ -8,7 +8,7 @@ from azure.mgmt.appcontainers import ContainerAppsAPIClient
 from azure.storage.fileshare import ShareDirectoryClient, ShareFileClient
 
 from localcloud.testing import unique, wait_until
-from localcloud.tests.replicas import app_body, create_app, pid_of, wait_ready
+from localcloud.tests.replicas import app_body, create_app, replica_of, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +84,11 @@ def test_server_sent_events_flow_through_ingress_chunk_by_chunk(cloud, running_a
 
 def test_revision_restart_replaces_the_process(cloud, environment, apps, running_app):
     fqdn = running_app.configuration.ingress.fqdn
-    before = pid_of(cloud, fqdn)
+    before = replica_of(cloud, fqdn)
     revision = apps.container_apps.get(environment.resource_group, running_app.name).latest_revision_name
     apps.container_apps_revisions.restart_revision(environment.resource_group, running_app.name, revision)
     wait_ready(cloud, fqdn)
-    assert pid_of(cloud, fqdn) != before
+    assert replica_of(cloud, fqdn) != before
 
 
 def test_new_template_makes_a_new_revision_and_retires_the_old_one(cloud, environment, apps):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import socket
+from pathlib import Path
 
 import pytest
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
@@ -11,7 +11,7 @@ from azure.mgmt.appcontainers import ContainerAppsAPIClient
 from localcloud.cli import StartError, az_login
 from localcloud.state import StateDir
 from localcloud.testing import run_localcloud, start_cloud
-from localcloud.tests.replicas import build_environment, create_app, pid_of, wait_ready
+from localcloud.tests.replicas import build_environment, create_app, replica_of, wait_ready
 
 
 def _listening(port: int) -> bool:
@@ -19,12 +19,16 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _alive(replica: str) -> bool:
+    """Is any process of this machine still running as that replica (HOSTNAME is its name)?"""
+    marker = f"HOSTNAME={replica}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                return True
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return False
 
 
 def test_login_is_refused_without_identity_variables(tmp_path, monkeypatch):
@@ -54,15 +58,15 @@ def test_stop_ends_everything_and_start_brings_state_and_replicas_back(tmp_path)
         app = create_app(second.client(ContainerAppsAPIClient), env, "keeper")
         fqdn = app.configuration.ingress.fqdn
         wait_ready(second, fqdn)
-        replica_pid, server_port = pid_of(second, fqdn), int(second.url.rsplit(":", 1)[1])
+        replica_name, server_port = replica_of(second, fqdn), int(second.url.rsplit(":", 1)[1])
         app_port = int(fqdn.rsplit(":", 1)[1])
         assert run_localcloud("stop", state).returncode == 0
-        assert not _alive(replica_pid)
+        assert not _alive(replica_name)
         assert not _listening(server_port) and not _listening(app_port)
         assert not list((state / "pids").glob("*"))
         second = start_cloud(state)
         assert second.url.endswith(f":{server_port}")
         wait_ready(second, fqdn)
-        assert pid_of(second, fqdn) != replica_pid
+        assert replica_of(second, fqdn) != replica_name
     finally:
         run_localcloud("stop", state)

@@ -1,0 +1,1 @@
+"""Microsoft.Authorization: role definitions (built-in) and role assignments, at any scope."""
