@@ -71,3 +71,13 @@ def test_help_states_a_flags_default_once(command, flag, default):
     section = text[text.index(flag):]
     section = section[:section.index(" --", 3)] if " --" in section[3:] else section
     assert section.count(f"Default: {default}") == 1, section
+
+
+OTHER_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize("args", [["deploy", "--no-restart"], ["logs"], ["show-endpoint", "--live"]],
+                         ids=["deploy", "logs", "show-endpoint-live"])
+def test_a_subscription_other_than_the_configs_stops_the_command(provisioned, args):
+    line = one_error(run_az("aitk-infer", *args, "--subscription", OTHER_SUBSCRIPTION, cwd=provisioned))
+    assert OTHER_SUBSCRIPTION in line and CONFIG["SUBSCRIPTION_ID"] in line and "Fix:" in line
