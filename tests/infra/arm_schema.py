@@ -10,7 +10,11 @@ characters, no expression alternative, unlike fileServices or queues) were not g
 """
 
 import copy
+import hashlib
 import json
+import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -24,8 +28,80 @@ PARAMETERS_ID = "https://schema.management.azure.com/schemas/2019-04-01/deployme
 _TEMPLATE_RESOURCE_KEYS = ("dependsOn", "condition", "copy", "comments")
 
 
+# The files the tests read, pinned: Azure/azure-resource-manager-schemas at this commit, each
+# checked by its git blob id wherever it comes from.
+PINNED_COMMIT = "a1454431151fd3e9c1b254b1a11d00c2d8474611"
+PINNED_BLOBS = {
+    "2019-04-01/deploymentParameters.json": "94fc553df0ab40f28f842b8fd13432365ba97168",
+    "2019-04-01/deploymentTemplate.json": "a6bf37ce1bdf3314f8975245ea720014aedd199e",
+    "2025-01-01/Microsoft.App.ContainerApps.json": "549d235b696099aa2e813f8e3c05fba81fe8bb95",
+    "2025-01-01/Microsoft.App.json": "d73c0f22dd29c47e31cf4b05de006312cfadca27",
+    "2025-01-01/Microsoft.Storage.json": "9cf5b145b26573cba4864404d93d7e6377dbb994",
+    "2025-07-01/Microsoft.OperationalInsights.json": "37a23a066b114ffd1e3897bcbd495ad0537efa48",
+    "common/definitions.json": "49a5e57d386566aa904a396b3e1eb57b15a0ca09",
+}
+DOWNLOAD_BASE = f"https://raw.githubusercontent.com/Azure/azure-resource-manager-schemas/{PINNED_COMMIT}/schemas"
+HOW_TO_PROVIDE = (f"set ARM_SCHEMAS_DIR to a folder holding {', '.join(sorted(PINNED_BLOBS))} from "
+                  f"Azure/azure-resource-manager-schemas at {PINNED_COMMIT} (folder schemas/), or clone "
+                  "the shared reference folder beside the repository (../shared/reference/arm-schemas)")
+
+
 class SchemaMissing(LookupError):
     pass
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _mismatch(folder: Path) -> str | None:
+    """Why `folder` does not hold the pinned files, or None when it does."""
+    for relative, blob in PINNED_BLOBS.items():
+        path = folder / relative
+        if not path.is_file():
+            return f"{path} is missing"
+        if git_blob_id(path.read_bytes()) != blob:
+            return f"{path} is not blob {blob} of commit {PINNED_COMMIT}"
+    return None
+
+
+def _download(cache: Path, base: str) -> str | None:
+    """Fetch the pinned files into `cache`, each checked before it is kept; why not, or None."""
+    for relative, blob in PINNED_BLOBS.items():
+        target = cache / relative
+        if target.is_file() and git_blob_id(target.read_bytes()) == blob:
+            continue
+        try:
+            with urllib.request.urlopen(f"{base}/{relative}", timeout=30) as response:
+                data = response.read()
+        except (urllib.error.URLError, OSError) as ex:
+            return f"downloading {base}/{relative} failed ({getattr(ex, 'reason', ex)})"
+        if git_blob_id(data) != blob:
+            return f"{base}/{relative} is not blob {blob}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return None
+
+
+def locate_schemas(repo: Path, cache: Path, base: str = DOWNLOAD_BASE) -> Path:
+    """The pinned schema files: $ARM_SCHEMAS_DIR, else ../shared/reference/arm-schemas beside the
+    repository, else a download into `cache`. One SchemaMissing line saying how to provide them."""
+    explicit = os.environ.get("ARM_SCHEMAS_DIR")
+    if explicit:
+        problem = _mismatch(Path(explicit))
+        if problem:
+            raise SchemaMissing(f"ARM_SCHEMAS_DIR: {problem}. Fix: {HOW_TO_PROVIDE}")
+        return Path(explicit)
+    shared = repo.parent / "shared" / "reference" / "arm-schemas"
+    if shared.is_dir():
+        problem = _mismatch(shared)
+        if problem:
+            raise SchemaMissing(f"{problem}. Fix: {HOW_TO_PROVIDE}")
+        return shared
+    problem = _download(cache, base)
+    if problem:
+        raise SchemaMissing(f"ARM schemas not found ({problem}). Fix: {HOW_TO_PROVIDE}")
+    return cache
 
 
 class ArmSchemas:

@@ -1,14 +1,16 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
-from arm_schema import ArmSchemas
+from arm_schema import PINNED_COMMIT, ArmSchemas, SchemaMissing, locate_schemas
 from bicep_reader import read_bicep
 
 REPO = Path(__file__).resolve().parents[2]
 PROVISION = REPO / "infra" / "provision"
-# CI clones the repository with the shared reference folder beside it.
-SCHEMAS = REPO.parent / "shared" / "reference" / "arm-schemas"
+# Where downloaded schema files are kept between runs (only when no local copy exists).
+SCHEMA_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aitk-infer" / \
+    "arm-schemas" / PINNED_COMMIT
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +36,10 @@ def parameters_file() -> dict:
 
 @pytest.fixture(scope="session")
 def schemas() -> ArmSchemas:
-    if not (SCHEMAS / "README.md").is_file():
-        pytest.fail(f"ARM schemas not found at {SCHEMAS}: clone the shared reference folder beside the repo")
-    return ArmSchemas(SCHEMAS)
+    try:
+        return ArmSchemas(locate_schemas(REPO, SCHEMA_CACHE))
+    except SchemaMissing as ex:
+        pytest.fail(str(ex), pytrace=False)
 
 
 @pytest.fixture
