@@ -9,6 +9,7 @@ import pytest
 from arm_schema import PINNED_BLOBS, SchemaMissing, git_blob_id, locate_schemas
 from conftest import REPO
 
+
 @pytest.fixture
 def pinned_copy(tmp_path):
     """The pinned files, from wherever this run found them."""
