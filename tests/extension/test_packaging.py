@@ -26,3 +26,28 @@ def test_wheel_holds_the_extension_and_the_bundled_project_only():
         assert f"azext_aitkinfer/bundled/{rel}" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if "inference.config.json" in n]
+
+
+def _metadata():
+    wheel = REPO / "dist" / f"aitk_infer-{_version()}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        text = archive.read(f"aitk_infer-{_version()}.dist-info/METADATA").decode()
+    headers, _, body = text.partition("\n\n")
+    return headers.splitlines(), body, names
+
+
+def test_a_preview_extension_is_numbered_as_az_wants_preview_versions():
+    """azure-cli's rule for preview extensions: x.y.zbN (1.0.0b1 first)."""
+    assert re.fullmatch(r"\d+\.\d+\.\d+b\d+", _version())
+
+
+def test_wheel_metadata_has_licence_python_requires_and_an_rst_description_that_renders():
+    from readme_renderer.rst import render
+    headers, body, names = _metadata()
+    assert "Classifier: License :: OSI Approved :: MIT License" in headers
+    assert "License-File: LICENSE" in headers and any(n.endswith("/LICENSE") for n in names)
+    assert any(h.startswith("Requires-Python: >=3.") for h in headers)
+    assert "Description-Content-Type: text/x-rst" in headers
+    assert "Release History" in body and "make test" not in body  # README.rst + HISTORY, not the repo README
+    assert render(body) is not None  # None: reStructuredText errors, as `twine check` reports
