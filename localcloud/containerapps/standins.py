@@ -67,22 +67,46 @@ def ensure(image: Image, log) -> Path:
     """
     python = base_interpreter(image.python)
     root = cache_root() / "images" / _key(image, python)
+
+    def build() -> None:
+        log(f'building the stand-in for image "{image.reference}" in {root}')
+        _build(image, python, root)
+
+    try:
+        return _cached(root, build)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ImagePullError(f'the stand-in for "{image.reference}" could not be built: {exc}') from exc
+
+
+def _cached(root: Path, build) -> Path:
+    """root, made by build() unless an earlier build finished; a file lock makes a second caller wait
+    for the first one's result instead of building beside it."""
     done = root / ".localcloud-complete"
     if done.exists():
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second build waits here, then finds the first one's result
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            log(f"building the stand-in for image \"{image.reference}\" in {root}")
             shutil.rmtree(root, ignore_errors=True)
             try:
-                _build(image, python, root)
-            except (OSError, subprocess.SubprocessError) as exc:
+                build()
+            except BaseException:
                 shutil.rmtree(root, ignore_errors=True)
-                raise ImagePullError(f"the stand-in for \"{image.reference}\" could not be built: {exc}") from exc
-            done.write_text(image.reference + "\n")
+                raise
+            done.touch()
     return root
+
+
+def _torch_packages(python: Path) -> Path:
+    """torch TORCH_HERE and its dependencies unpacked once per machine (pip --target); stand-ins link
+    to these files instead of unpacking the 900 MB again."""
+    target = cache_root() / "torch" / f"{TORCH_HERE}-{hashlib.sha256(str(python).encode()).hexdigest()[:8]}"
+    return _cached(
+        target,
+        lambda: _run([str(python), "-m", "pip", "install", "--quiet", "--no-input", "--target", str(target),
+                      f"torch=={TORCH_HERE}"]),
+    )
 
 
 def _run(argv: list[str]) -> None:
@@ -96,10 +120,20 @@ def _run(argv: list[str]) -> None:
 
 def _build(image: Image, python: Path, root: Path) -> None:
     _run([str(python), "-m", "venv", str(root)])
-    pip = [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input"]
-    wanted = list(image.packages) + ([f"torch=={TORCH_HERE}"] if image.torch else [])
-    if wanted:
-        _run(pip + wanted)
+    if image.torch:
+        # Hard links: the same files on disk; relabel_torch replaces (never edits) the few it changes.
+        # torch's console scripts (torchrun...) stay in the shared folder's bin/, not on the stand-in's PATH.
+        shared = _torch_packages(python)
+        for entry in shared.iterdir():
+            destination = _site_packages(root) / entry.name
+            # The environment's own pip and setuptools stay; so do the shared folder's scripts.
+            if entry.name not in ("bin", ".localcloud-complete") and not destination.exists():
+                if entry.is_dir():
+                    shutil.copytree(entry, destination, copy_function=os.link)
+                else:
+                    os.link(entry, destination)
+    if image.packages:
+        _run([str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input", *image.packages])
     if image.torch and image.torch != TORCH_HERE:
         relabel_torch(root, image.torch)
 
@@ -113,12 +147,15 @@ def relabel_torch(root: Path, version: str) -> None:
     (pip, importlib.metadata) and torch.__version__ (torch/version.py)."""
     site = _site_packages(root)
     (info,) = site.glob("torch-*.dist-info")
-    metadata = info / "METADATA"
-    metadata.write_text(re.sub(r"(?m)^Version: .*$", f"Version: {version}", metadata.read_text(), count=1))
-    record = info / "RECORD"
-    record.write_text(record.read_text().replace(f"{info.name}/", f"torch-{version}.dist-info/"))
+    metadata, record, version_py = info / "METADATA", info / "RECORD", site / "torch" / "version.py"
+    _replace(metadata, re.sub(r"(?m)^Version: .*$", f"Version: {version}", metadata.read_text(), count=1))
+    _replace(record, record.read_text().replace(f"{info.name}/", f"torch-{version}.dist-info/"))
+    _replace(version_py, re.sub(r"(?m)^__version__ = .*$", f"__version__ = '{version}'", version_py.read_text()))
     info.rename(site / f"torch-{version}.dist-info")
-    version_py = site / "torch" / "version.py"
-    version_py.write_text(
-        re.sub(r"(?m)^__version__ = .*$", f"__version__ = '{version}'", version_py.read_text(), count=1)
-    )
+
+
+def _replace(path: Path, text: str) -> None:
+    """A new file in place of path (a hard link shared with other stand-ins stays as it was)."""
+    fresh = path.with_name(path.name + ".new")
+    fresh.write_text(text)
+    os.replace(fresh, path)
