@@ -11,7 +11,7 @@ from localcloud.testing import Cloud, unique, wait_until
 
 # A container command standing in for an image: a small HTTP server on $PORT.
 REPLICA_SERVER = r"""
-import http.server, json, os, sys, tempfile, threading, time
+import http.server, json, os, select, socket, sys, tempfile, threading, time
 gate = threading.Event()
 class Handler(http.server.BaseHTTPRequestHandler):
     def reply(self, body, content_type="text/plain"):
@@ -28,6 +28,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                   "python": sys.executable, "gone": os.path.exists(os.path.join(tempfile.gettempdir(), "gone")),
                   "no_proxy": os.environ.get("NO_PROXY", "")}
             self.reply(json.dumps(me).encode(), "application/json")
+        elif self.path == "/think":
+            # Answers nothing until the client goes away (its connection reads as closed) or 30 s pass:
+            # a long completion whose client gave up.
+            for _ in range(300):
+                if select.select([self.connection], [], [], 0.1)[0] and not self.connection.recv(1, socket.MSG_PEEK):
+                    open(os.path.join(tempfile.gettempdir(), "gone"), "w").close()
+                    return
+            self.reply(b"done")
         elif self.path == "/hold":
             # Streams a tick every 0.1 s until writing fails: the client (through ingress) went away.
             self.send_response(200)

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
@@ -77,11 +78,26 @@ def test_replica_temporary_folder_goes_with_the_replica(cloud, environment, apps
     apps.container_apps.begin_delete(environment.resource_group, app.name).result()
 
 
-def test_client_disconnect_through_ingress_reaches_the_replica(cloud, running):
-    fqdn = running.configuration.ingress.fqdn
-    with cloud.https_get(f"https://{fqdn}/hold", stream=True, timeout=30) as held:
+@pytest.fixture
+def fresh(cloud, environment, apps):
+    """An app of its own: the 'gone' mark a test leaves stays with its replica."""
+    app = create_app(apps, environment, unique("gone-"))
+    wait_ready(cloud, app.configuration.ingress.fqdn)
+    yield app.configuration.ingress.fqdn
+    apps.container_apps.begin_delete(environment.resource_group, app.name).result()
+
+
+def test_client_disconnect_during_a_stream_reaches_the_replica(cloud, fresh):
+    with cloud.https_get(f"https://{fresh}/hold", stream=True, timeout=30) as held:
         assert next(held.iter_lines(chunk_size=1)) == b"data: tick"
-    wait_until(lambda: whoami(cloud, fqdn)["gone"], 30, what="the replica to learn that its client left")
+    wait_until(lambda: whoami(cloud, fresh)["gone"], 30, what="the replica to learn that its client left")
+
+
+def test_client_disconnect_before_the_answer_reaches_the_replica(cloud, fresh):
+    # vLLM's test_request_cancellation over HTTP: the client gives up on a long request.
+    with pytest.raises(requests.Timeout):
+        cloud.https_get(f"https://{fresh}/think", timeout=2)
+    wait_until(lambda: whoami(cloud, fresh)["gone"], 30, what="the replica to learn that its client left")
 
 
 def test_unknown_image_fails_the_revision_like_a_failed_pull(cloud, environment, apps):
