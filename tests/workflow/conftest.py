@@ -10,6 +10,9 @@ from tests.inference.fixtures_models import build_base, edit_adapter_config, tra
 from tests.paths import REPO
 
 BASE_NAME = "tiny-org/tiny-chat"  # the adapter's base_model_name_or_path, as a hub id
+# The first start installs the requirements in the replica (localcloud keeps pip's download cache per
+# machine, so only the first run on a machine downloads them).
+FIRST_START_S = 900
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +28,17 @@ def cloud(tmp_path_factory):
         run_localcloud("stop", state)
 
 
-@pytest.fixture(scope="session")
-def models(tmp_path_factory):
+def build_models(root):
     """A tiny base and an adapter that answers PHRASE, as a user has them after fine-tuning."""
-    root = tmp_path_factory.mktemp("models")
     build_base(root / "base")
     train_adapter(root / "base", root / "adapter")
     edit_adapter_config(root / "adapter", base_model_name_or_path=BASE_NAME)
     return root
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    return build_models(tmp_path_factory.mktemp("models"))
 
 
 def init_project(cloud: Cloud, folder):
@@ -46,6 +52,7 @@ class Project:
 
     def __init__(self, cloud: Cloud, root):
         self.cloud, self.root = cloud, root
+        self.first_start_log = None  # the replica's log after its first deploy (the served app's)
 
     def az(self, *args, check=True, timeout=300):
         result = subprocess.run([str(REPO / ".venv" / "bin" / "az"), *args], cwd=self.root,
@@ -78,5 +85,7 @@ def served(cloud, models, tmp_path_factory):
     project = Project(cloud, init_project(cloud, tmp_path_factory.mktemp("served") / "project"))
     project.az("aitk-infer", "provision", "-g", "rg-served", "-l", "westus3", "--yes", "-o", "none")
     project.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
-               "--base-model-dir", str(models / "base"), "--timeout", "240", "-o", "none")
+               "--base-model-dir", str(models / "base"), "--timeout", str(FIRST_START_S), "-o", "none",
+               timeout=FIRST_START_S + 60)
+    project.first_start_log = project.az("aitk-infer", "logs", "--tail", "300").stdout
     return project
