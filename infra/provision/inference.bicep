@@ -280,11 +280,10 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
               mountPath: shareMountPath
             }
           ]
-          // Consumption profiles get no default probes. /health answers as soon as the server
-          // listens (the model loads in the background), so startup only has to cover a
-          // first-start pip install (about 5 minutes here); the first check comes when the
-          // imports of a normal start are done;
-          // /ready (readiness) says when the model is loaded and warmed.
+          // Consumption profiles get no default probes. /health answers once the server listens (the
+          // model loads after, under /ready), so startup covers the first start after the requirements
+          // change: pip install, packing the environment to the share, or waiting for another replica
+          // to do so and unpacking it. 630 s: about twice the slowest first start measured (infra/README.md).
           probes: [
             {
               type: 'Startup'
@@ -293,8 +292,8 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
                 port: serverPort
                 scheme: 'HTTP'
               }
-              initialDelaySeconds: 20
-              periodSeconds: 30
+              initialDelaySeconds: 30
+              periodSeconds: 60
               timeoutSeconds: 5
               failureThreshold: 10
             }

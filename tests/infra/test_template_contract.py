@@ -144,18 +144,17 @@ def test_probes_check_health_and_readiness_on_the_server_port(container):
     assert all(p["httpGet"]["port"] == SERVER_PORT for p in probes.values())
 
 
-def test_startup_probe_covers_a_first_pip_install_yet_sees_a_fast_start_soon(container):
+def test_startup_probe_covers_a_first_start_with_its_margin_within_azures_limits(container):
     # /health answers before the model loads (readiness covers the load), so startup only has to
-    # outlast a first-start pip install; the original probed / with a 20-minute budget instead.
+    # outlast a first start: pip install and packing the environment, or waiting for the replica
+    # that does so and unpacking its archive (the sizing is in infra/README.md).
     (startup,) = [p for p in container["probes"] if p["type"] == "Startup"]
     budget = startup["initialDelaySeconds"] + startup["periodSeconds"] * startup["failureThreshold"]
-    assert budget >= 5 * 60
-    assert startup["initialDelaySeconds"] <= 20
+    assert budget >= 600
     # Limits stated in the Microsoft.App 2025-01-01 ContainerAppProbe schema.
-    assert startup["initialDelaySeconds"] <= 60
-    assert startup["periodSeconds"] <= 240
-    assert startup["failureThreshold"] <= 10
-
+    assert 1 <= startup["initialDelaySeconds"] <= 60
+    assert 1 <= startup["periodSeconds"] <= 240
+    assert 1 <= startup["failureThreshold"] <= 10
 
 def test_container_runs_the_joined_default_commands_with_bash(container):
     assert container["command"] == ["/bin/bash", "-c", "[join(parameters('defaultCommands'), '; ')]"]
