@@ -1,17 +1,20 @@
 """Azure Files with shared keys off: key-signed calls are refused, Entra tokens need the backup intent
-and a file data role, and role assignments are made the way `az role assignment create` makes them."""
+and a file data role (role assignments made the way `az role assignment create` makes them), and a
+container's share mount keeps working."""
 
 from __future__ import annotations
 
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
+from azure.mgmt.appcontainers import ContainerAppsAPIClient
 from azure.mgmt.resource import ResourceManagementClient
 from azure.mgmt.storage import StorageManagementClient
 from azure.mgmt.storage.models import Sku, StorageAccountCreateParameters
 from azure.storage.fileshare import ShareClient
 
 from localcloud.testing import LocalCloudCredential, unique
+from localcloud.tests.replicas import app_body, create_app, wait_ready
 
 PRIVILEGED_CONTRIBUTOR = "Storage File Data Privileged Contributor"
 
@@ -79,3 +82,23 @@ def test_token_with_backup_intent_is_accepted_with_the_role_and_refused_without(
     url = f"{keyless['id']}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"
     listed = cloud.az_json("rest", "--method", "get", "--url", url)["value"]
     assert [a["id"] for a in listed] == [assignment["id"]]
+
+
+def test_share_mount_keeps_working_when_shared_keys_are_off(cloud, environment, keyless):
+    apps = cloud.client(ContainerAppsAPIClient)
+    key = keyless["storage"].storage_accounts.list_keys(keyless["group"], keyless["account"]).as_dict()["keys"]
+    apps.managed_environments_storages.create_or_update(
+        environment.resource_group,
+        "env",
+        "keyless",
+        {"properties": {"azure_file": {"account_name": keyless["account"], "account_key": key[0]["value"],
+                                       "share_name": keyless["share"], "access_mode": "ReadWrite"}}},
+    )
+    body = app_body(environment, env_vars=[{"name": "DATA_DIR", "value": "/mount"}])
+    body["template"]["volumes"][0]["storage_name"] = "keyless"
+    container = body["template"]["containers"][0]
+    container["args"] = ["open('/mount/hello.txt', 'w').write('through the mount')\n" + container["args"][0]]
+    app = create_app(apps, environment, unique("smb-"), body)
+    wait_ready(cloud, app.configuration.ingress.fqdn)
+    assert cloud.https_get(f"https://{app.configuration.ingress.fqdn}/file").text == "through the mount"
+    apps.container_apps.begin_delete(environment.resource_group, app.name).result()
