@@ -56,8 +56,8 @@ IMAGES: dict[str, Image] = {
         ),
         _pytorch(
             "2.7.1-cuda12.6-cudnn9-runtime", "3.11", "2.7.1", "2.2.6",
-            "Tag pulled by public Dockerfiles (container-apps-facts.md); Python from the Dockerfile's "
-            "PYTHON_VERSION=3.11.",
+            "The product's default image: public Dockerfiles build on it (one pinned by digest) and a public "
+            "build script notes Ubuntu 22.04 with conda Python 3.11 (infra/README.md).",
         ),
         _pytorch(
             "2.8.0-cuda12.9-cudnn9-runtime", "3.11", "2.8.0", "2.3.5",
@@ -81,6 +81,23 @@ IMAGES: dict[str, Image] = {
         ),
     )
 }
+
+
+def markdown() -> str:
+    """The table of localcloud/README.md ("Images"); a test holds the README to it."""
+    lines = [
+        "| Image | Python (image) | torch (image; stand-in) | Other packages | Stand-in differs | Evidence |",
+        "|---|---|---|---|---|---|",
+    ]
+    for image in IMAGES.values():
+        torch = image.torch or "none"
+        if image.torch and image.torch != TORCH_HERE:
+            torch += f" (as {TORCH_HERE} CPU, relabelled)"
+        packages = ", ".join(image.packages) or "none"
+        lines.append(
+            f"| `{image.reference}` | {image.python} | {torch} | {packages} | {image.differences} | {image.evidence} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def find(reference: str) -> Image | None:
