@@ -1,7 +1,7 @@
 """The `az aitk-infer` extension: serve an AI Toolkit LoRA adapter from Azure Container Apps."""
 from azure.cli.core import AzCommandsLoader
 
-from ._help import helps  # noqa: F401  (registers the help texts with knack)
+from ._help import helps  # noqa: F401  # pylint: disable=unused-import  (registers the help texts)
 
 
 class AitkInferCommandsLoader(AzCommandsLoader):

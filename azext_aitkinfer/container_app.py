@@ -31,8 +31,8 @@ class App:
         revision_id = (f"/subscriptions/{self.subscription}/resourceGroups/{self.group}/providers/"
                        f"Microsoft.App/containerApps/{self.name}/revisions/{revision}")
         props = self.resources.get_by_id(revision_id, APP_API_VERSION).properties or {}
-        return {key: props.get(key) for key in ("runningState", "healthState",
-                                                 "provisioningState", "replicas")}
+        return {key: props.get(key)
+                for key in ("runningState", "healthState", "provisioningState", "replicas")}
 
     def replicas(self, revision):
         listing = self.client.container_apps_revision_replicas.list_replicas(

@@ -3,6 +3,7 @@ delete what is gone, with a manifest on the share that makes an unchanged folder
 """
 import base64
 import json
+from dataclasses import dataclass
 
 from azure.cli.core.azclierror import AzureResponseError
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -74,7 +75,15 @@ def _manifest(local):
     return Content.of_bytes(json.dumps({"files": files}, indent=1, sort_keys=True).encode())
 
 
-def sync_folder(share, local_dir, remote_dir, progress=None, workers=DEFAULT_WORKERS,
+@dataclass(frozen=True)
+class _Changes:
+    """What a sync must do: files to upload, share files to delete, directories already there."""
+    changed: list
+    gone: list
+    existing: set
+
+
+def sync_folder(share, local_dir, remote_dir, *, progress=None, workers=DEFAULT_WORKERS,
                 download_check=False):
     """Mirror `local_dir` into `remote_dir` on the share: upload what changed, delete what is gone.
 
@@ -87,17 +96,19 @@ def sync_folder(share, local_dir, remote_dir, progress=None, workers=DEFAULT_WOR
     check_azure_names(local_dir, local)
     with share_errors(f"syncing {local_dir} to {share.share_name}/{remote_dir}"):
         remote, existing, manifest_valid = _remote_state(share, remote_dir, workers)
-        changed = [f for rel, f in local.items() if not _unchanged(f, remote.get(rel))]
-        gone = sorted(set(remote) - set(local))
-        if changed or gone or not manifest_valid:
-            _apply(share, remote_dir, local, changed, gone, existing, progress, workers)
+        changes = _Changes(changed=[f for rel, f in local.items() if not _unchanged(f, remote.get(rel))],
+                           gone=sorted(set(remote) - set(local)), existing=existing)
+        if changes.changed or changes.gone or not manifest_valid:
+            _apply(share, remote_dir, local, changes, progress=progress, workers=workers)
         if download_check:
             _verify(share, remote_dir, local, workers)
-    return {"uploaded": len(changed), "skipped": len(local) - len(changed), "deleted": len(gone),
+    changed = changes.changed
+    return {"uploaded": len(changed), "skipped": len(local) - len(changed), "deleted": len(changes.gone),
             "bytes": sum(f.content.size for f in changed)}
 
 
-def _apply(share, remote_dir, local, changed, gone, existing, progress, workers):
+def _apply(share, remote_dir, local, changes, *, progress, workers):
+    changed, gone, existing = changes.changed, changes.gone, changes.existing
     manifest_path = f"{remote_dir}/{MANIFEST_NAME}"
     delete_if_exists(share, manifest_path)
     needed = {d for f in changed for d in parent_directories(f"{remote_dir}/{f.relpath}")}

@@ -14,7 +14,7 @@ from .arm_errors import GPU_REGIONS, arm_errors
 from .arm_template import load_template
 from .endpoint import endpoint_url
 from .template_parameters import parse_overrides, resolve
-from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS
+from .workspace import EXTRA_CONFIG_KEYS, PARAMETERS_REL, SEED_CONFIG_KEYS, InferenceConfig
 
 logger = get_logger(__name__)
 
@@ -163,9 +163,10 @@ def _app_in(before):
                 None)
 
 
-def _kept_app_settings(cli_ctx, subscription, app_id, template, params, overrides):
+def _kept_app_settings(cli_ctx, subscription, app_id, inputs):
     """The existing app's settings as parameters, for those this run's --parameters leave alone.
     A parameters-file value that differs is named: the app's stays, --parameters changes it."""
+    template, params = inputs.template, inputs.params
     api = next(r["apiVersion"] for r in template["resources"] if r.get("type", "").lower() == APP_TYPE)
     resource = clients.resources_client(cli_ctx, subscription).get_by_id(app_id, api)
     group, name = app_id.split("/resourceGroups/", 1)[1].split("/")[0], app_id.rsplit("/", 1)[1]
@@ -177,7 +178,7 @@ def _kept_app_settings(cli_ctx, subscription, app_id, template, params, override
                                  "properties": resource.properties}, secrets, template)
     kept = {}
     for parameter, value in current.items():
-        if parameter in overrides:
+        if parameter in inputs.overrides:
             continue
         planned = (params.get(parameter) or {}).get("value")
         if planned is not None and planned != value and parameter not in ("apiKey", "location"):
@@ -200,9 +201,18 @@ def _region(name):
     return name.replace(" ", "").lower()
 
 
+@dataclass
+class _Inputs:
+    """Everything local a provision needs, read and checked before the first remote call."""
+    config: InferenceConfig | None
+    finetuning: dict
+    template: dict
+    template_source: str
+    params: dict  # what goes to ARM, {name: {"value": ...}}
+    overrides: dict  # this run's --parameters (and --location), {name: value}
+
+
 def _local_inputs(cli_ctx, workspace, request):
-    """Everything local, read and checked before the first remote call: (config, finetuning,
-    template, its source, parameters, overrides)."""
     workspace.check_config_writable()
     config = workspace.read_config() if workspace.config_path.exists() else None
     finetuning = workspace.read_finetuning_config()
@@ -217,61 +227,53 @@ def _local_inputs(cli_ctx, workspace, request):
         if value and file_params.get(param, {}).get("value") is None and param not in overrides:
             overrides[param] = value
     params = resolve(file_params, overrides, template, str(workspace.root / PARAMETERS_REL))
-    return config, finetuning, template, template_source, params, overrides
+    return _Inputs(config, finetuning, template, template_source, params, overrides)
 
 
 def provision(cmd, workspace, request):
     cli_ctx = cmd.cli_ctx
-    config, finetuning, template, template_source, params, overrides = _local_inputs(
-        cli_ctx, workspace, request)
-    subscription = _subscription(cli_ctx, config, finetuning)
-    group = resource_group(request.resource_group, finetuning, config)
+    inputs = _local_inputs(cli_ctx, workspace, request)
+    subscription = _subscription(cli_ctx, inputs.config, inputs.finetuning)
+    group = resource_group(request.resource_group, inputs.finetuning, inputs.config)
     name = request.deployment_name or DEFAULT_DEPLOYMENT_NAME
     if not re.fullmatch(r"[-\w.()]{1,64}", name):
         raise ValidationError(f"--deployment-name {name}: use 1-64 letters, digits, '-', '_', '.', "
                               "'(' or ')'")
 
     with arm_errors(f"Resource group '{group}'"):
-        group_created = _ensure_group(cli_ctx, subscription, group, request.location or params.get(
+        group_created = _ensure_group(cli_ctx, subscription, group, request.location or inputs.params.get(
             "location", {}).get("value"), request.yes)
     deployments = clients.deployments_client(cli_ctx, subscription)
-    body = {"properties": {"mode": "Incremental", "template": template, "parameters": params}}
+    body = {"properties": {"mode": "Incremental", "template": inputs.template, "parameters": inputs.params}}
     with arm_errors("Template validation"):
         # logging_enable=False: `az --debug` logs request bodies, and these carry apiKey.
         validation = deployments.begin_validate(group, name, body, logging_enable=False).result()
-    validated = [r.id for r in (validation.properties.validated_resources or [])]
     with arm_errors("Provisioning"):
-        before = _existing(cli_ctx, subscription, validated, template)
+        before = _existing(cli_ctx, subscription, [r.id for r in (validation.properties.validated_resources or [])],
+                           inputs.template)
         app_id = _app_in(before)
         if app_id:
-            params.update(_kept_app_settings(cli_ctx, subscription, app_id, template, params,
-                                              overrides))
-            _check_location(request, params.get("location", {}).get("value"))
-        kept = _kept_workload_profiles(cli_ctx, subscription, before, template, params)
+            inputs.params.update(_kept_app_settings(cli_ctx, subscription, app_id, inputs))
+            _check_location(request, inputs.params.get("location", {}).get("value"))
+        kept = _kept_workload_profiles(cli_ctx, subscription, before, inputs.template, inputs.params)
         if kept:
-            params["existingWorkloadProfiles"] = {"value": kept}
+            inputs.params["existingWorkloadProfiles"] = {"value": kept}
         poller = deployments.begin_create_or_update(group, name, body, logging_enable=False)
         if request.no_wait:
             return None  # az prints nothing for --no-wait; provision again to write the config
         result = _wait(cli_ctx, poller)
 
     outputs = {k: v.get("value") for k, v in (result.properties.outputs or {}).items()}
-    updates = {k: outputs[k] for k in SEED_CONFIG_KEYS + EXTRA_CONFIG_KEYS if k in outputs}
-    previous = dict(config.values) if config else {}
-    written = workspace.write_config(updates)
-    return _summary(name, subscription, group, group_created, template_source, written, before,
-                    previous)
-
-
-def _summary(name, subscription, group, group_created, template_source, written, before, previous):
+    previous = dict(inputs.config.values) if inputs.config else {}
+    written = workspace.write_config({k: outputs[k] for k in SEED_CONFIG_KEYS + EXTRA_CONFIG_KEYS
+                                      if k in outputs})
     created = [f"{t} {n}" for t, n, existed in before.values() if not existed]
-    reused = [f"{t} {n}" for t, n, existed in before.values() if existed]
     return {
         "deploymentName": name, "subscription": subscription, "resourceGroup": group,
-        "resourceGroupCreated": group_created, "template": template_source,
+        "resourceGroupCreated": group_created, "template": inputs.template_source,
         "app": written.get("ACA_APP_NAME"),
         "endpoint": endpoint_url(written.get("ACA_APP_ENDPOINT") or ""),
-        "created": created, "reused": reused,
+        "created": created, "reused": [f"{t} {n}" for t, n, existed in before.values() if existed],
         "changed": bool(created) or group_created or previous != written.values,
         "config": str(written.path),
     }

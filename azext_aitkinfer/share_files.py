@@ -47,7 +47,8 @@ def share_errors(what):
                                    "network and run the command again (it resumes)") from None
 
 
-class Progress:
+# One method is its whole interface: the state the per-file hooks share.
+class Progress:  # pylint: disable=too-few-public-methods
     """Uploaded bytes of several files, reported as callback(done, total) with done never going
     back and never above total.
 
