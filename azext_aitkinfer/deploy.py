@@ -182,7 +182,7 @@ def deploy(cmd, workspace, request):
                 summary["restarted"] = False
                 return summary
             revision = app.latest_revision(resource)
-            before = readiness.Snapshot(app, revision, summary["endpoint"])
+            before = readiness.Snapshot.take(app, revision, summary["endpoint"])
             progress.message(f"Restarting {revision}")
             app.restart(revision)
             summary.update(restarted=True, revision=revision)

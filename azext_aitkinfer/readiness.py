@@ -8,6 +8,7 @@ replica that is not ready, so the reason is usually only in the log: both are re
 """
 import re
 import time
+from dataclasses import dataclass
 
 from azure.cli.core.azclierror import ResourceNotFoundError, ValidationError
 from knack.log import get_logger
@@ -36,12 +37,26 @@ def failure_in_log(lines, version):
     return reason
 
 
+@dataclass(frozen=True)
 class Snapshot:
-    """What the revision looked like just before the restart."""
+    """What the revision looked like just before the restart: {replica: (created, restarts)} and
+    the version /ready reported."""
+    starts: dict
+    served: str = None
 
-    def __init__(self, app, revision, endpoint):
-        self.starts = app.replica_starts(revision)
-        self.served = (probe_ready(endpoint, with_body=True)[2] or {}).get("version")
+    @classmethod
+    def take(cls, app, revision, endpoint):
+        return cls(app.replica_starts(revision), (probe_ready(endpoint, with_body=True)[2] or {}).get("version"))
+
+
+def serves_the_new_version(before, starts, ready, served, version):
+    """A ready answer counts when it comes with `version` from a replica that restarted (its name may
+    be one seen before: a restart changes its created time or restart count) or that serves a
+    version other than the one served before; a server that reports no version needs a restart."""
+    restarted = any(before.starts.get(name) != start for name, start in starts.items())
+    if served is None:
+        return ready and restarted
+    return ready and served == version and (restarted or before.served != version)
 
 
 def _log_tail(app):
@@ -58,21 +73,18 @@ def _failed(app, version, reason, tail=None):
 
 
 def wait_ready(app, revision, endpoint, version, before, timeout, progress):
-    """Until /ready answers 200 with `version` from a replica that restarted or that serves a
-    version other than before (a replica may keep its name across a restart)."""
+    """Until /ready answers as serves_the_new_version says, or the replica says it cannot start."""
     started = time.monotonic()
     deadline, next_log = started + timeout, started + LOG_EVERY_SECONDS
     state = {}
     while time.monotonic() < deadline:
         state = app.revision_state(revision)
-        restarted = any(before.starts.get(name) != start
-                        for name, start in app.replica_starts(revision).items())
+        starts = app.replica_starts(revision)
         ready, detail, body = probe_ready(endpoint, with_body=True)
         served = (body or {}).get("version")
         if (body or {}).get("status") == "failed" and served == version:
             raise _failed(app, version, body.get("reason"))
-        if ready and (served == version and (restarted or before.served != version)
-                      or served is None and restarted):
+        if serves_the_new_version(before, starts, ready, served, version):
             return state
         if time.monotonic() >= next_log:
             next_log = time.monotonic() + LOG_EVERY_SECONDS
