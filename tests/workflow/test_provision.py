@@ -1,5 +1,6 @@
 """az aitk-infer provision on the local cloud, through the real az."""
 import json
+import ssl
 import subprocess
 import time
 import uuid
@@ -168,11 +169,11 @@ def test_provision_again_keeps_the_api_key_and_v1_still_refuses_anonymous_calls(
     endpoint = f"https://{new_project.config['ACA_APP_ENDPOINT']}"
     deadline = time.monotonic() + 120
     while True:  # a new revision, if one was rolled, needs a moment to answer
-        anonymous = httpx.get(f"{endpoint}/v1/models", verify=cloud.ca, timeout=10)
+        anonymous = httpx.get(f"{endpoint}/v1/models", verify=ssl.create_default_context(cafile=cloud.ca), timeout=10)
         if anonymous.status_code != 503 or time.monotonic() > deadline:
             break
         time.sleep(2)
-    keyed = httpx.get(f"{endpoint}/v1/models", verify=cloud.ca, timeout=10,
+    keyed = httpx.get(f"{endpoint}/v1/models", verify=ssl.create_default_context(cafile=cloud.ca), timeout=10,
                       headers={"Authorization": f"Bearer {key}"})
     assert (anonymous.status_code, keyed.status_code) == (401, 200)
 
