@@ -6,12 +6,15 @@
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from localcloud.testing import run_az  # the same offline az environment as the tests
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _median_seconds(args, cwd, runs):
@@ -29,6 +32,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args().runs
+    # Where `make extension` installed it (the Makefile exports these; run bare, set them too).
+    os.environ.setdefault("AZURE_EXTENSION_DIR", str(REPO / ".venv" / "az-extensions"))
+    os.environ.setdefault("AZURE_CONFIG_DIR", str(REPO / ".venv" / "azure-config"))
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "infra").mkdir()
         (Path(folder) / "infra" / "inference.config.json").write_text(
