@@ -12,9 +12,9 @@ def _workspace(workspace):
     return Workspace.find(workspace)
 
 
-def init(cmd, workspace=".", force=False):
+def init(cmd, workspace=None, force=False):
     from .scaffold import InitRequest, init_workspace
-    return init_workspace(cmd, InitRequest(folder=workspace, force=force))
+    return init_workspace(cmd, InitRequest(folder=workspace or ".", force=force))
 
 
 def provision(cmd, workspace=None, resource_group_name=None, location=None, parameters=None,
