@@ -18,7 +18,10 @@ def _stop(*_args) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     folder = os.getcwd()
-    reason = torch_check.problem(os.path.join(folder, environment.CONSTRAINTS))
+    try:
+        reason = torch_check.problem(os.path.join(folder, environment.CONSTRAINTS))
+    except (OSError, ValueError) as ex:  # constraints.txt missing or edited out of shape
+        reason = str(ex)
     if reason:
         failed_server.serve(reason)
         return 1

@@ -48,10 +48,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_on(python, tmp_path, image_name):
+def start_on(python, tmp_path, image_name, constraints=None):
     """launch.sh of a copy of inference_src, as the bootstrap runs it; returns (process, port, log)."""
     version = tmp_path / "version"
     shutil.copytree(INFERENCE_SRC, version, ignore=shutil.ignore_patterns("__pycache__"))
+    if constraints is not None:
+        (version / "constraints.txt").write_text(constraints)
     port, log = free_port(), tmp_path / "start.log"
     env = {**os.environ, "AITK_PYTHON": str(python), "PORT": str(port), "AITK_HOST": "127.0.0.1",
            "AITK_IMAGE": image_name, "AITK_VERSION": "0123456789abcdef",
@@ -90,6 +92,19 @@ def test_an_image_without_a_torch_the_requirements_accept_says_so_on_ready_and_i
     assert log.read_text().splitlines() == [f"aitk-infer: not ready: {reason}"]
     assert process.returncode == 143  # it stops on the platform's SIGTERM, PID 1 or not
     assert not (tmp_path / "local").exists()  # nothing slow ran before the check
+
+
+def test_a_constraints_file_without_a_torch_minimum_is_said_on_ready_not_a_traceback(tmp_path):
+    python = make_image(tmp_path / "image", "2.7.1")
+    process, port, log = start_on(python, tmp_path, "example/image:1", constraints="torch\n")
+    try:
+        ready = answers(port, "/ready")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert ready.status_code == 503 and ready.json()["reason"].endswith(
+        "constraints.txt: 'torch': write the torch line as torch>=X.Y")
+    assert "Traceback" not in log.read_text()
 
 
 def probe_wheel(folder):
