@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflow.conftest import BASE_NAME, Project, cloud, init_project, models, new_project  # noqa: F401
+from tests.workflow.conftest import (  # noqa: F401
+    BASE_NAME,
+    FIRST_START_S,
+    Project,
+    cloud,
+    init_project,
+    models,
+    new_project,
+)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +55,7 @@ def secured_app(cloud, models, tmp_path_factory):  # noqa: F811  (the imported f
     app.secret_parameters = secret_parameters
     app.az("aitk-infer", "provision", "-g", "rg-secured", "-l", "westus3", "--yes", "--parameters",
            f"@{secret_parameters}", "--debug")
+    # A first start on a machine that has not packed the environment yet (see tests/workflow/conftest.py).
     app.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"), "--base-model-dir",
-           str(models / "base"), "--timeout", "240", "--debug")
+           str(models / "base"), "--timeout", str(FIRST_START_S), "--debug", timeout=FIRST_START_S + 60)
     return app

@@ -1,10 +1,14 @@
 """The product's commands through the real az against one local cloud, in a project folder made
 by `az aitk-infer init`, with a tiny base model and an adapter trained to say a fixed phrase."""
 import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from azext_aitkinfer import share_bootstrap as layout
+from localcloud.storage.models import FileStore
 from localcloud.testing import Cloud, run_localcloud, start_cloud
 from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter
 from tests.paths import REPO
@@ -13,6 +17,35 @@ BASE_NAME = "tiny-org/tiny-chat"  # the adapter's base_model_name_or_path, as a 
 # The first start installs the requirements in the replica (localcloud keeps pip's download cache per
 # machine, so only the first run on a machine downloads them).
 FIRST_START_S = 900
+# The environment a first start packs to the share, kept per machine: tests that are not about the
+# first start put it on their new share first, as a share where it was built before has it.
+ENVIRONMENT_CACHE = Path.home() / ".cache" / "aitk-infer-tests" / "environments"
+
+
+def _environments(project) -> Path:
+    config = project.config
+    share = FileStore(project.cloud.state / "files").share_path(config["STORAGE_ACCOUNT_NAME"],
+                                                                config["FILE_SHARE_NAME"])
+    return share / layout.ROOT / layout.ENVIRONMENTS
+
+
+def keep_environment(project):
+    """After a start: keep the packed environment it built (or found) for this machine's next tests."""
+    ENVIRONMENT_CACHE.mkdir(parents=True, exist_ok=True)
+    for archive in _environments(project).glob("*.tar.gz"):
+        if not (ENVIRONMENT_CACHE / archive.name).exists():
+            partial = ENVIRONMENT_CACHE / f".{archive.name}.partial"
+            shutil.copyfile(archive, partial)
+            partial.rename(ENVIRONMENT_CACHE / archive.name)
+
+
+def reuse_environment(project):
+    """Before a deploy on a new share: the environments this machine built, where the start looks."""
+    target = _environments(project)
+    target.mkdir(parents=True, exist_ok=True)
+    for archive in ENVIRONMENT_CACHE.glob("*.tar.gz"):
+        if not (target / archive.name).exists():
+            shutil.copyfile(archive, target / archive.name)
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +83,17 @@ def init_project(cloud: Cloud, folder):
 class Project:
     """A project folder and the az commands a user types in it."""
 
-    def __init__(self, cloud: Cloud, root):
+    def __init__(self, cloud: Cloud, root, first_start=False):
         self.cloud, self.root = cloud, root
+        # False: deploys start from this machine's packed environment (see reuse_environment);
+        # True: the replica builds it, as a first start does.
+        self.first_start = first_start
         self.first_start_log = None  # the replica's log after its first deploy (the served app's)
 
     def az(self, *args, check=True, timeout=300):
+        if args[:2] == ("aitk-infer", "deploy") and not self.first_start and \
+                (self.root / "infra" / "inference.config.json").exists():
+            reuse_environment(self)
         result = subprocess.run([str(REPO / ".venv" / "bin" / "az"), *args], cwd=self.root,
                                 env=self.cloud.env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
@@ -82,10 +121,11 @@ def new_project(cloud, tmp_path):
 @pytest.fixture(scope="session")
 def served(cloud, models, tmp_path_factory):
     """One provisioned and deployed app shared by the tests that only read or redeploy it."""
-    project = Project(cloud, init_project(cloud, tmp_path_factory.mktemp("served") / "project"))
+    project = Project(cloud, init_project(cloud, tmp_path_factory.mktemp("served") / "project"), first_start=True)
     project.az("aitk-infer", "provision", "-g", "rg-served", "-l", "westus3", "--yes", "-o", "none")
     project.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
                "--base-model-dir", str(models / "base"), "--timeout", str(FIRST_START_S), "-o", "none",
                timeout=FIRST_START_S + 60)
     project.first_start_log = project.az("aitk-infer", "logs", "--tail", "300").stdout
+    keep_environment(project)
     return project

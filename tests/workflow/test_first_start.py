@@ -6,7 +6,7 @@ import time
 
 from localcloud.testing import error_lines
 from tests.paths import REPO
-from tests.workflow.conftest import FIRST_START_S, Project, init_project
+from tests.workflow.conftest import FIRST_START_S, Project, init_project, keep_environment
 
 INSTALLING = "installing requirements.txt"
 UNPACKED = "unpacked from the share"
@@ -67,7 +67,7 @@ def test_two_replicas_starting_at_once_on_one_share_build_the_environment_once(c
     # replicas start on one share; both are restarted at the same moment once a version is there.
     pair = []
     for name in ("pair-a", "pair-b"):
-        project = Project(cloud, init_project(cloud, tmp_path / name))
+        project = Project(cloud, init_project(cloud, tmp_path / name), first_start=True)
         project.az("aitk-infer", "provision", "-g", "rg-pair", "-l", "westus3", "--yes", "-o", "none",
                    "--parameters", f"acaAppName={name}")
         pair.append(project)
@@ -76,5 +76,6 @@ def test_two_replicas_starting_at_once_on_one_share_build_the_environment_once(c
     restarts = [restart_latest(project) for project in pair]
     assert [r.wait(timeout=120) for r in restarts] == [0, 0]
     starts = [started_log(project, FIRST_START_S) for project in pair]
+    keep_environment(pair[0])
     assert sum(INSTALLING in start for start in starts) == 1, starts
     assert sum("another replica is building it" in start and UNPACKED in start for start in starts) == 1, starts
