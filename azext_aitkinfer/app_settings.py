@@ -54,8 +54,10 @@ def parameters_of_app(app, secrets, template):
     secret_refs = {e.get("secretRef") for e in env.values()}
     if api_key_secret in secret_refs and secrets.get(api_key_secret):
         values["apiKey"] = secrets[api_key_secret]
+    # extraEnv is what the template's own variables (server's, API key's) do not set.
+    own = {e.get("name") for e in variables.get("serverEnv") or []}
     extra = [{"name": name, "value": e["value"]} for name, e in env.items()
-             if name not in server_env and "value" in e and "secretRef" not in e]
+             if name not in own and "value" in e and "secretRef" not in e]
     values["extraEnv"] = extra
     declared = template.get("parameters") or {}
     return {k: v for k, v in values.items() if k in declared and v is not None}

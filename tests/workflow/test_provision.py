@@ -178,6 +178,17 @@ def test_provision_again_keeps_the_api_key_and_v1_still_refuses_anonymous_calls(
     assert (anonymous.status_code, keyed.status_code) == (401, 200)
 
 
+def test_provision_again_keeps_extra_env_once_beside_the_servers_own(new_project):
+    extra = '[{"name": "MY_SETTING", "value": "42"}]'
+    new_project.az("aitk-infer", "provision", "-g", "rg-extra-env", "-l", "westus3", "--yes",
+                   "--parameters", f"extraEnv={extra}", "-o", "none")
+    first = app_resource(new_project)["properties"]["template"]["containers"][0]["env"]
+    new_project.az("aitk-infer", "provision", "-o", "none")
+    again = app_resource(new_project)["properties"]["template"]["containers"][0]["env"]
+    names = [e["name"] for e in again]
+    assert again == first and "MY_SETTING" in names and len(names) == len(set(names))
+
+
 def test_parameters_of_this_run_change_what_the_app_has(new_project):
     new_project.az("aitk-infer", "provision", "-g", "rg-change", "-l", "westus3", "--yes",
                    "--parameters", "maximumInstanceCount=3", "-o", "none")
