@@ -46,18 +46,22 @@ def share_client(account_url, share_name, account_name, account_key):
                        retry_policy=retry_policy())
 
 
-def share_client_with_token(cli_ctx, subscription_id, account_url, share_name):
-    """Azure Files data plane with the az login's Entra token, for accounts that refuse shared keys.
-    The Files REST API takes OAuth only with the backup intent (x-ms-file-request-intent: backup),
-    which needs the role Storage File Data Privileged Contributor (or Reader) on the account."""
+def login_credential(cli_ctx, subscription_id):
+    """The az login's token credential (retried), for data planes that take Entra tokens."""
     from azure.cli.core._profile import Profile
-    from azure.storage.fileshare import ShareClient
 
     from .token_retry import RetryingCredential
     credential, _, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription_id)
-    return ShareClient(account_url=account_url, share_name=share_name,
-                       credential=RetryingCredential(credential), token_intent="backup",  # noqa: S106
-                       retry_policy=retry_policy())
+    return RetryingCredential(credential)
+
+
+def share_client_with_token(account_url, share_name, credential):
+    """Azure Files data plane with an Entra token, for accounts that refuse shared keys. The Files
+    REST API takes OAuth only with the backup intent (x-ms-file-request-intent: backup), which needs
+    the role Storage File Data Privileged Contributor (or Reader) on the account."""
+    from azure.storage.fileshare import ShareClient
+    return ShareClient(account_url=account_url, share_name=share_name, credential=credential,
+                       token_intent="backup", retry_policy=retry_policy())  # noqa: S106
 
 
 def retry_policy():
