@@ -30,17 +30,36 @@ _PREFILL_TOKENS = 8192
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int
-    temperature: float = 1.0
+    temperature: float = 1.0  # below 1e-5: greedy (as vLLM)
     top_p: float = 1.0
+    top_k: int = 0  # 0: off
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
     stop: tuple[str, ...] = ()
-    seed: int | None = None
+    stop_token_ids: tuple[int, ...] = ()
+    min_tokens: int = 0
+    seed: int | None = None  # the API validates 0 <= seed < 2**63
     ignore_eos: bool = False
+    logprobs: int | None = None  # None: none; k >= 0: the chosen token's logprob and k top alternatives
+    json_schema: str | None = None  # JSON text of a schema ('{"type": "object"}' for json_object): constrains decoding
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+    top: tuple[tuple[str, float, tuple[int, ...]], ...]
 
 
 @dataclass(frozen=True)
 class Delta:
     text: str
     finish_reason: str | None = None  # on the last delta: "stop", "length", or "abort" (cancelled)
+    logprobs: tuple[TokenLogprob, ...] = ()  # one per token whose text is in this delta (when requested)
 
 
 class QueueFullError(Exception):
