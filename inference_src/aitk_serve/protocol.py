@@ -261,7 +261,6 @@ class ServedModelInfo(BaseModel):
     base_only: bool
     device: str
     dtype: str
-    linear_kernels: str
 
 
 class ModelCard(BaseModel):

@@ -107,7 +107,6 @@ class ChatService:
                 base_only=loaded.base_only,
                 device=loaded.device.type,
                 dtype=str(loaded.dtype).removeprefix("torch."),
-                linear_kernels=loaded.linear_kernels,
             ),
         )
 
