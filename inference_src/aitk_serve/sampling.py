@@ -122,7 +122,8 @@ class StepSampler(ContinuousBatchingLogitsProcessor):
         return torch.zeros(len(self._rows), dtype=torch.int32)
 
     def __call__(self, scores: torch.Tensor, tensor_arg: torch.Tensor) -> torch.Tensor:
-        self._on_step(len(self._rows))
+        if self._rows:  # a step that only prefills part of a long prompt samples nothing
+            self._on_step(len(self._rows))
         tokens = scores.argmax(-1)
         for i, sampler in enumerate(self._rows):
             if sampler is None or sampler.error is not None or sampler.plain_greedy:

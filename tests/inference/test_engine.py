@@ -247,3 +247,22 @@ def test_a_schema_the_grammar_library_refuses_is_a_value_error(base_engine):
 
     with pytest.raises(ValueError, match="json_schema"):
         asyncio.run(submit())
+
+
+def test_a_failed_forward_pass_fails_its_requests_and_the_engine_serves_on(share):
+    engine = start_engine(share, AITK_BASE_ONLY="true")
+    alone = asyncio.run(answers_one_at_a_time(engine))
+    failures = [RuntimeError("simulated device error")]
+
+    def fail_once(*_):
+        if failures:
+            raise failures.pop()
+
+    hook = engine.loaded.model.register_forward_pre_hook(fail_once)
+    try:
+        with pytest.raises(GenerationError):
+            asyncio.run(complete(engine, prompt_ids(engine, PROMPTS[0]), GREEDY))
+        assert asyncio.run(answers_one_at_a_time(engine)) == alone
+    finally:
+        hook.remove()
+        engine.stop()
