@@ -240,7 +240,8 @@ class Engine:
     # -- the serving thread --
     def warm_up(self, prompt_ids: Sequence[int]) -> None:
         """A two-token request through the library's loop before the first user request, so that request does
-        not pay for lazy set-up."""
+        not pay for lazy set-up (nor the first JSON request for converting the tokenizer for llguidance)."""
+        self._grammars.check('{"type": "object"}')
         request_id = self._manager.add_request(list(prompt_ids), request_id="warm-up", max_new_tokens=2)
         while True:
             output = self._manager.get_result(request_id=request_id, timeout=60)
