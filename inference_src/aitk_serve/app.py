@@ -155,4 +155,5 @@ def create_app(settings: Settings, load: Callable = model_loader.load) -> FastAP
         def ui_auth(_user: str, password: str) -> bool:
             return key_matches(password.encode("utf-8", "surrogatepass"), settings.api_key)
 
-    return gr.mount_gradio_app(app, build_ui(state, service), path="/", auth=ui_auth, footer_links=["api"])
+    footer = [] if settings.api_key else ["api"]  # with a key, the chat's Gradio API is undocumented (ui.py)
+    return gr.mount_gradio_app(app, build_ui(state, service), path="/", auth=ui_auth, footer_links=footer)

@@ -22,7 +22,6 @@ def _lower(value):
 
 Dtype = Annotated[Literal["auto", "float32", "bfloat16", "float16"], BeforeValidator(_lower)]
 Device = Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_lower)]
-CpuLinear = Annotated[Literal["onednn", "torch"], BeforeValidator(_lower)]
 
 
 class Settings(BaseSettings):
@@ -38,7 +37,6 @@ class Settings(BaseSettings):
     merge_adapter: bool = Field(True, alias="AITK_MERGE_ADAPTER")
     dtype: Dtype = Field("auto", alias="AITK_DTYPE")
     device: Device = Field("auto", alias="AITK_DEVICE")
-    cpu_linear: CpuLinear = Field("onednn", alias="AITK_CPU_LINEAR")
     max_batch_size: int = Field(8, ge=1, le=256, alias="AITK_MAX_BATCH_SIZE")
     max_queue: int = Field(64, ge=0, alias="AITK_MAX_QUEUE")
     max_new_tokens: int = Field(1024, ge=1, alias="AITK_MAX_NEW_TOKENS")

@@ -10,7 +10,16 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 MAX_STOP_CHARS = 1000  # longer stop strings cannot end an answer of any sane length
@@ -29,6 +38,7 @@ def _valid_unicode(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
+StopString = Annotated[str, StringConstraints(min_length=1, max_length=MAX_STOP_CHARS), AfterValidator(_valid_unicode)]
 _NOT_TEXT_PARTS = {
     "image_url": "images are not supported: this model reads text only",
     "input_audio": "audio is not supported: this model reads text only",
@@ -102,9 +112,7 @@ class SamplingRequest(Request):
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     n: int = Field(default=1, ge=1)
-    stop: list[Annotated[Text, Field(min_length=1, max_length=MAX_STOP_CHARS)]] = Field(
-        default_factory=list, max_length=4
-    )
+    stop: list[StopString] = Field(default_factory=list, max_length=4)
     seed: int | None = Field(default=None, ge=-SEED_RANGE, lt=SEED_RANGE)
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)

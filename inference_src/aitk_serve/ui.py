@@ -72,9 +72,12 @@ def build_ui(state: ServerState, service: ChatService) -> gr.Blocks:
                     render=False,
                 ),
             ],
-            additional_inputs_accordion=gr.Accordion("Generation settings", open=False),
+            additional_inputs_accordion=gr.Accordion("Generation settings", open=False, render=False),
             concurrency_limit=settings.max_batch_size,
             api_name="chat",
+            # Gradio embeds its API description in every page, the login page too: with a key, the
+            # endpoint stays callable (gradio_client) but undescribed; /v1 is the documented API.
+            api_visibility="undocumented" if settings.api_key else "public",
         )
     # The UI's queue is bounded like the API's: past it, Gradio tells the user the queue is full.
     page.queue(max_size=settings.max_queue)
