@@ -181,6 +181,17 @@ CASES = [
         "needs a json_schema",
     ),
     (
+        "json_schema the grammar library refuses",
+        {
+            "messages": USER,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}},
+        },
+        400,
+        "response_format",
+        None,
+        "response_format.json_schema",
+    ),
+    (
         "unknown response_format",
         {"messages": USER, "response_format": {"type": "yaml"}},
         400,
