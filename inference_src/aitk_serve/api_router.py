@@ -1,29 +1,37 @@
-"""FastAPI routes only: probes, metrics, and the OpenAI-compatible /v1 API."""
+"""FastAPI routes only: probes and metrics, and the OpenAI-compatible /v1 API."""
 
 from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .errors import ApiError
 from .metrics import Metrics
-from .protocol import ChatCompletionRequest
+from .protocol import ChatCompletionRequest, CompletionRequest, ModelCard, ModelList
 from .serving import ChatService
 from .state import ServerState
+
+_SSE_HEADERS = {"Cache-Control": "no-cache"}
+
+
+def key_matches(presented: bytes, api_key: str) -> bool:
+    """Constant-time, on UTF-8 bytes: the header (bytes on the wire) and the UI's login form (text)
+    compare the same way, and timing does not reveal how much of the key matched."""
+    return hmac.compare_digest(presented, api_key.encode("utf-8"))
 
 
 def api_key_guard(api_key: str | None):
     """Dependency: the /v1 API needs `Authorization: Bearer <key>` when a key is configured."""
 
-    async def guard(authorization: str | None = Header(default=None)) -> None:
+    async def guard(request: Request) -> None:
         if api_key is None:
             return
-        scheme, _, token = (authorization or "").partition(" ")
-        # Constant-time comparison: response timing must not reveal how much of the key matched.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_key.encode()):
+        # Starlette decodes header bytes as latin-1; re-encoding gives back the bytes the client sent.
+        scheme, _, token = request.headers.get("authorization", "").encode("latin-1").partition(b" ")
+        if scheme.lower() != b"bearer" or not key_matches(token.strip(), api_key):
             error = ApiError(
                 401,
                 "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
@@ -35,7 +43,7 @@ def api_key_guard(api_key: str | None):
     return guard
 
 
-def build_router(state: ServerState, service: ChatService, metrics: Metrics) -> APIRouter:
+def build_probes_router(state: ServerState, metrics: Metrics) -> APIRouter:
     router = APIRouter()
 
     # `version` lets `az aitk-infer deploy` tell the new code's replica from the old one's.
@@ -57,18 +65,34 @@ def build_router(state: ServerState, service: ChatService, metrics: Metrics) -> 
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(api_key_guard(state.settings.api_key))])
+    return router
 
-    @v1.get("/models")
-    async def list_models():
+
+def build_v1_router(service: ChatService) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/models")
+    async def list_models() -> ModelList:
         return service.models()
 
-    @v1.post("/chat/completions")
-    async def chat_completions(body: ChatCompletionRequest, request: Request):
-        result = await service.chat(body, request.is_disconnected)
-        if hasattr(result, "__aiter__"):
-            return StreamingResponse(result, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        return result
+    @router.get("/models/{model_id:path}")
+    async def retrieve_model(model_id: str) -> ModelCard:
+        return service.model(model_id)
 
-    router.include_router(v1)
+    @router.post("/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request):
+        if body.stream:
+            return StreamingResponse(
+                await service.chat_stream(body), media_type="text/event-stream", headers=_SSE_HEADERS
+            )
+        return await service.chat_completion(body, request.receive)
+
+    @router.post("/completions")
+    async def completions(body: CompletionRequest, request: Request):
+        if body.stream:
+            return StreamingResponse(
+                await service.completion_stream(body), media_type="text/event-stream", headers=_SSE_HEADERS
+            )
+        return await service.completion(body, request.receive)
+
     return router

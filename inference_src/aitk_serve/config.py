@@ -3,98 +3,94 @@
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
+
+from annotated_types import Ge, Le
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from .errors import ConfigError
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-DEVICES = ("auto", "cpu", "cuda")
-CPU_LINEARS = ("onednn", "torch")
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class Settings:
-    port: int = 7860
-    share_root: Path = Path("/mount")
-    base_model_path: Path | None = None
-    adapter_path: Path | None = None
-    base_only: bool = False
-    merge_adapter: bool = True
-    dtype: str = "auto"
-    device: str = "auto"
-    cpu_linear: str = "onednn"
-    max_batch_size: int = 8
-    max_queue: int = 64
-    max_new_tokens: int = 1024
-    max_model_len: int | None = None
-    api_key: str | None = field(default=None, repr=False)
-    served_model_name: str | None = None
-    code_version: str | None = None  # set by the share bootstrap: which deployed version runs
+Dtype = Annotated[Literal["auto", "float32", "bfloat16", "float16"], BeforeValidator(_lower)]
+Device = Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_lower)]
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean: use true or false")
+class Settings(BaseSettings):
+    """Each field reads the environment variable named by its alias; empty means the default."""
+
+    model_config = SettingsConfigDict(frozen=True, env_ignore_empty=True, str_strip_whitespace=True)
+
+    port: int = Field(7860, ge=1, le=65535, alias="PORT")
+    share_root: Path = Field(Path("/mount"), alias="AITK_SHARE_ROOT")
+    base_model_path: Path | None = Field(None, alias="AITK_BASE_MODEL_PATH")
+    adapter_path: Path | None = Field(None, alias="AITK_ADAPTER_PATH")
+    base_only: bool = Field(False, alias="AITK_BASE_ONLY")
+    merge_adapter: bool = Field(True, alias="AITK_MERGE_ADAPTER")
+    dtype: Dtype = Field("auto", alias="AITK_DTYPE")
+    device: Device = Field("auto", alias="AITK_DEVICE")
+    max_batch_size: int = Field(8, ge=1, le=256, alias="AITK_MAX_BATCH_SIZE")
+    max_queue: int = Field(64, ge=0, alias="AITK_MAX_QUEUE")
+    max_new_tokens: int = Field(1024, ge=1, alias="AITK_MAX_NEW_TOKENS")
+    max_model_len: int | None = Field(None, ge=2, alias="AITK_MAX_MODEL_LEN")
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, alias="AITK_MAX_REQUEST_BYTES")
+    api_key: str | None = Field(None, repr=False, alias="AITK_API_KEY")
+    served_model_name: str | None = Field(None, alias="AITK_SERVED_MODEL_NAME")
+    code_version: str | None = Field(None, alias="AITK_VERSION")  # set by the share bootstrap
+
+    @field_validator("base_model_path", "adapter_path")
+    @classmethod
+    def _on_the_share(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Relative paths are relative to the share, so the same value works locally and in the container.
+        return None if value is None else info.data.get("share_root", Path("/mount")) / value
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        return (init_settings,)  # load_settings reads the environment it is given, not always os.environ
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int, maximum: int | None = None):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ConfigError(f"{name}={value} is out of range: use a value {bound}")
-    return value
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (os.environ, or a test's dict)."""
 
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(Settings)
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name, "").strip().lower() or choices[0]
-    if raw not in choices:
-        raise ConfigError(f"{name}={raw!r} is not supported: use one of {', '.join(choices)}")
-    return raw
-
-
-def _path(env: Mapping[str, str], name: str, share_root: Path) -> Path | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    # Relative paths are relative to the share, so the same value works locally and in the container.
-    return share_root / raw
+    def _load_env_vars(self):
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise ConfigError with a one-line message naming the variable."""
-    env = os.environ if env is None else env
-    share_root = Path(env.get("AITK_SHARE_ROOT", "").strip() or "/mount")
-    return Settings(
-        port=_int(env, "PORT", 7860, 1, 65535),
-        share_root=share_root,
-        base_model_path=_path(env, "AITK_BASE_MODEL_PATH", share_root),
-        adapter_path=_path(env, "AITK_ADAPTER_PATH", share_root),
-        base_only=_bool(env, "AITK_BASE_ONLY", False),
-        merge_adapter=_bool(env, "AITK_MERGE_ADAPTER", True),
-        dtype=_choice(env, "AITK_DTYPE", DTYPES),
-        device=_choice(env, "AITK_DEVICE", DEVICES),
-        cpu_linear=_choice(env, "AITK_CPU_LINEAR", CPU_LINEARS),
-        max_batch_size=_int(env, "AITK_MAX_BATCH_SIZE", 8, 1, 256),
-        max_queue=_int(env, "AITK_MAX_QUEUE", 64, 0),
-        max_new_tokens=_int(env, "AITK_MAX_NEW_TOKENS", 1024, 1),
-        max_model_len=_int(env, "AITK_MAX_MODEL_LEN", None, 2),
-        api_key=env.get("AITK_API_KEY", "").strip() or None,
-        served_model_name=env.get("AITK_SERVED_MODEL_NAME", "").strip() or None,
-        code_version=env.get("AITK_VERSION", "").strip() or None,
-    )
+    try:
+        return Settings(**_Environment(os.environ if env is None else env)())
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc.errors()[0])) from None
+
+
+def _one_line(error: dict) -> str:
+    name, value, kind = error["loc"][0], error["input"], error["type"]
+    field = next(f for f in Settings.model_fields.values() if f.alias == name)
+    if kind in ("int_parsing", "int_from_float"):
+        return f"{name}={value!r} is not an integer"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        low = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
+        high = next((m.le for m in field.metadata if isinstance(m, Le)), None)
+        bound = f">= {low}" if high is None else f"between {low} and {high}"
+        return f"{name}={value} is out of range: use a value {bound}"
+    if kind == "bool_parsing":
+        return f"{name}={value!r} is not a boolean: use true or false"
+    if kind == "literal_error":
+        choices = typing.get_args(field.annotation)
+        return f"{name}={value!r} is not supported: use one of {', '.join(choices)}"
+    return f"{name}={value!r}: {error['msg']}"

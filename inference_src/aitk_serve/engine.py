@@ -1,46 +1,75 @@
-"""Generation with continuous batching: requests join and leave the running batch between decode steps.
+"""Generation on transformers' continuous batching: requests join and leave the running batch between steps.
 
-One engine thread owns the model. Each step runs one forward pass for every running request (left
-padded rows in one KV cache); new requests are prefilled and join at the next step, finished or
-cancelled ones leave. Consumers read text deltas from an asyncio queue. Knows nothing of HTTP.
+The library's `ContinuousBatchingManager` owns the model on its own thread: paged KV cache, scheduler,
+chunked prefill, one forward pass per step for every running request. This module adds what a server
+promises on top of it: a bounded queue of its own (a queued request that is cancelled leaves at once and
+is never prefilled), per-request sampling (sampling.StepSampler, through the library's per-request
+logits processor slot), text deltas with stop strings, logprobs and JSON-constrained decoding, and
+failures that end only the request they belong to. Knows nothing of HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-import torch
+from transformers import ContinuousBatchingConfig, GenerationConfig
 
-from .kv_cache import BatchCache
+from .grammar import GrammarCompiler
 from .model_loader import LoadedModel
+from .sampling import RequestSampler, StepSampler
+from .text_stream import TextStream
 
 log = logging.getLogger("aitk_serve")
 
-# Padded prompt tokens per prefill forward pass: bounds activation memory when many long prompts
-# arrive together (vLLM's max_num_batched_tokens plays this part).
-_PREFILL_TOKENS = 8192
+# Prompt tokens per forward pass: long prompts are prefilled in chunks of this size, between decode
+# steps of the running requests (vLLM's max_num_batched_tokens plays this part).
+PREFILL_TOKENS = 2048
+_PAGE_TOKENS = 256  # tokens per KV-cache page (the library's default)
+_CPU_CACHE_SHARE = 0.25  # at most this share of the machine's memory for the KV cache on CPU
 
 
 @dataclass(frozen=True)
 class SamplingParams:
     max_tokens: int
-    temperature: float = 1.0
+    temperature: float = 1.0  # below 1e-5: greedy (as vLLM)
     top_p: float = 1.0
+    top_k: int = 0  # 0: off
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    logit_bias: tuple[tuple[int, float], ...] = ()
     stop: tuple[str, ...] = ()
-    seed: int | None = None
+    stop_token_ids: tuple[int, ...] = ()
+    min_tokens: int = 0
+    seed: int | None = None  # the API validates 0 <= seed < 2**63
     ignore_eos: bool = False
+    logprobs: int | None = None  # None: none; k >= 0: the chosen token's logprob and k top alternatives
+    json_schema: str | None = None  # JSON text of a schema ('{"type": "object"}' for json_object): constrains decoding
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+    top: tuple[tuple[str, float, tuple[int, ...]], ...]
 
 
 @dataclass(frozen=True)
 class Delta:
     text: str
     finish_reason: str | None = None  # on the last delta: "stop", "length", or "abort" (cancelled)
+    logprobs: tuple[TokenLogprob, ...] = ()  # one per token whose text is in this delta (when requested)
 
 
 class QueueFullError(Exception):
@@ -54,9 +83,15 @@ class GenerationError(RuntimeError):
 
 
 class Generation:
-    """One request in the engine: an async stream of text deltas; cancel() frees its batch slot."""
+    """One request in the engine: an async stream of text deltas; cancel() frees its queue or batch slot."""
 
-    def __init__(self, prompt_ids: Sequence[int], params: SamplingParams, loop: asyncio.AbstractEventLoop):
+    def __init__(
+        self,
+        prompt_ids: Sequence[int],
+        params: SamplingParams,
+        loop: asyncio.AbstractEventLoop,
+        on_cancel: Callable[[Generation], None],
+    ):
         self.prompt_ids = list(prompt_ids)
         self.params = params
         self.completion_tokens = 0
@@ -64,17 +99,17 @@ class Generation:
         self.first_token_at: float | None = None
         self._loop = loop
         self._events: asyncio.Queue = asyncio.Queue()
-        self._cancelled = threading.Event()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        self._on_cancel = on_cancel
+        self._cancelled = False
 
     def cancel(self) -> None:
-        self._cancelled.set()
+        """Safe to call more than once and after the end; thread-safe."""
+        if not self._cancelled:
+            self._cancelled = True
+            self._on_cancel(self)
 
     def emit(self, item: Delta | Exception) -> None:
-        """Called from the engine thread."""
+        """Called from any thread."""
         if isinstance(item, Delta) and self.first_token_at is None:
             self.first_token_at = time.monotonic()
         try:
@@ -96,256 +131,255 @@ class Generation:
             self.cancel()
 
 
-class _TextStream:
-    """Incremental detokenization that withholds text which may turn out to start a stop string."""
+class _Running:
+    """A request handed to the library, as the engine's output side sees it."""
 
-    def __init__(self, tokenizer, stop: tuple[str, ...]):
-        self._tokenizer = tokenizer
-        self._stop = stop
-        self._ids: list[int] = []
-        self._sent = 0
-
-    def add(self, token_id: int) -> tuple[str, bool]:
-        """The new text that is safe to send, and whether a stop string ended the text."""
-        self._ids.append(token_id)
-        text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):  # a multi-byte character is not complete yet
-            return "", False
-        hits = [i for i in (text.find(s, max(0, self._sent - len(s))) for s in self._stop) if i >= 0]
-        if hits:
-            return self._take(text, min(hits)), True
-        held = max((n for s in self._stop for n in range(len(s) - 1, 0, -1) if text.endswith(s[:n])), default=0)
-        return self._take(text, len(text) - held), False
-
-    def flush(self) -> str:
-        return self._take(self._tokenizer.decode(self._ids, skip_special_tokens=True), None)
-
-    def _take(self, text: str, end: int | None) -> str:
-        end = len(text) if end is None else max(end, self._sent)
-        piece, self._sent = text[self._sent : end], end
-        return piece
-
-
-class _Row:
-    def __init__(self, gen: Generation, tokenizer, device: torch.device):
+    def __init__(self, gen: Generation, sampler: RequestSampler, text: TextStream, stop_ids: frozenset[int]):
         self.gen = gen
-        self.position = len(gen.prompt_ids)
-        self.last_token = -1
-        self.text = _TextStream(tokenizer, gen.params.stop)
-        self.generator = None
-        if gen.params.seed is not None:
-            self.generator = torch.Generator(device=device).manual_seed(gen.params.seed)
+        self.sampler = sampler
+        self.text = text
+        self.stop_ids = stop_ids
+        self.seen = 0  # generated tokens already handled
 
 
 class Engine:
     def __init__(self, loaded: LoadedModel, max_batch_size: int, max_queue: int):
         self.loaded = loaded
-        self._model = loaded.model
-        self._tokenizer = loaded.tokenizer
-        self._device = loaded.device
-        self._num_layers = loaded.model.config.get_text_config().num_hidden_layers
         self._max_batch = max_batch_size
         self._max_queue = max_queue
-        self._wake = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: deque[Generation] = deque()
-        self._rows: list[_Row] = []
-        self._cache: BatchCache | None = None
-        self._stopping = False
+        self._running: dict[str, _Running] = {}
+        self._samplers: dict[str, RequestSampler] = {}  # read by StepSampler on the library's thread
+        self._ids = itertools.count()
+        self._stopping = threading.Event()
+        self._grammars = GrammarCompiler(loaded.tokenizer, loaded.model.config.get_text_config().vocab_size)
+        self._token_texts: dict[int, tuple[str, tuple[int, ...]]] = {}
         self.on_step: Callable[[int], None] = lambda batch_size: None  # observer, e.g. a metrics histogram
-        self._thread: threading.Thread | None = None
+        self._manager = _start_manager(loaded, max_batch_size, StepSampler(self._samplers, lambda n: self.on_step(n)))
 
-    # -- API for the serving layer (event-loop side) --
+    # -- event-loop side --
     @property
     def waiting(self) -> int:
         return len(self._waiting)
 
     @property
     def running(self) -> int:
-        return len(self._rows)
-
-    def start(self) -> None:
-        """Serve on a new thread. The server calls serve() on the thread that loaded the model instead."""
-        threading.Thread(target=self.serve, name="aitk-engine", daemon=True).start()
-
-    def stop(self) -> None:
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        return len(self._running)
 
     def submit(self, prompt_ids: Sequence[int], params: SamplingParams) -> Generation:
-        """Queue a request; raises QueueFullError when the bounded queue is full."""
-        gen = Generation(prompt_ids, params, asyncio.get_running_loop())
-        with self._wake:
-            if len(self._waiting) >= self._max_queue and len(self._rows) + len(self._waiting) >= self._max_batch:
+        """Queue a request; raises QueueFullError when the bounded queue is full, ValueError for a schema the
+        grammar library refuses."""
+        if params.json_schema is not None:
+            self._grammars.check(params.json_schema)
+        gen = Generation(prompt_ids, params, asyncio.get_running_loop(), self._cancel)
+        with self._lock:
+            if len(self._waiting) >= self._max_queue and len(self._running) + len(self._waiting) >= self._max_batch:
                 raise QueueFullError(retry_after=1 + len(self._waiting) // self._max_batch)
             self._waiting.append(gen)
-            self._wake.notify()
+            failed = self._admit()
+        self._fail(failed)
         return gen
 
-    # -- engine thread --
+    def _cancel(self, gen: Generation) -> None:
+        with self._lock:
+            if gen in self._waiting:
+                self._waiting.remove(gen)  # leaves the queue now: never prefilled
+            else:
+                running = next((rid for rid, r in self._running.items() if r.gen is gen), None)
+                if running is None:
+                    return  # already over
+                self._forget(running)
+                self._manager.cancel_request(running)
+            failed = self._admit()
+        gen.emit(Delta("", "abort"))  # ends a consumer still waiting (non-streaming request)
+        self._fail(failed)
+
+    # -- admission (lock held) --
+    def _admit(self) -> list[tuple[Generation, Exception]]:
+        """Hand queued requests to the library while batch slots are free; the ones that could not start."""
+        failed = []
+        while self._waiting and len(self._running) < self._max_batch:
+            gen = self._waiting.popleft()
+            try:
+                self._start(gen)
+            except Exception as exc:  # a request that cannot start fails alone
+                log.warning("request could not start: %s: %s", type(exc).__name__, exc)
+                failed.append((gen, GenerationError(f"generation failed: {type(exc).__name__}")))
+        return failed
+
+    def _start(self, gen: Generation) -> None:
+        params = gen.params
+        eos = frozenset() if params.ignore_eos else self.loaded.eos_token_ids
+        stop_ids = eos | frozenset(params.stop_token_ids)
+        grammar = None if params.json_schema is None else self._grammars.matcher(params.json_schema)
+        sampler = RequestSampler(params, gen.prompt_ids, stop_ids, grammar)
+        request_id = f"aitk-{next(self._ids)}"
+        self._samplers[request_id] = sampler
+        self._running[request_id] = _Running(gen, sampler, TextStream(self.loaded.tokenizer, params.stop), stop_ids)
+        accepted = self._manager.add_request(
+            gen.prompt_ids,
+            request_id=request_id,
+            max_new_tokens=params.max_tokens,
+            streaming=True,
+            eos_token_id=sorted(stop_ids),
+        )
+        if accepted is None:  # the library's loop is stopping or died
+            self._forget(request_id)
+            raise RuntimeError("the generation loop is not running")
+
+    def _forget(self, request_id: str) -> None:
+        self._running.pop(request_id, None)
+        self._samplers.pop(request_id, None)
+
+    @staticmethod
+    def _fail(failed: list[tuple[Generation, Exception]]) -> None:
+        for gen, error in failed:
+            gen.emit(error)
+
+    # -- the serving thread --
     def warm_up(self, prompt_ids: Sequence[int]) -> None:
-        """A two-token request through the real prefill and decode step, on the calling thread, so the
-        first user request does not pay for lazy set-up. Its deltas go to a loop nobody runs."""
-        loop = asyncio.new_event_loop()
-        try:
-            gen = Generation(prompt_ids, SamplingParams(max_tokens=2, temperature=0.0), loop)
-            with torch.inference_mode():
-                self._prefill([gen])
-                while self._rows:
-                    self._decode_step()
-        finally:
-            loop.close()
+        """A two-token request through the library's loop before the first user request, so that request does
+        not pay for lazy set-up (nor the first JSON request for converting the tokenizer for llguidance)."""
+        self._grammars.check('{"type": "object"}')
+        request_id = self._manager.add_request(list(prompt_ids), request_id="warm-up", max_new_tokens=2)
+        while True:
+            output = self._manager.get_result(request_id=request_id, timeout=60)
+            if output is None:
+                raise RuntimeError("warm-up: the generation loop gave no answer")
+            if output.error is not None:
+                raise RuntimeError(f"warm-up failed: {output.error}")
+            if output.is_finished():
+                return
 
     def serve(self) -> None:
-        """Run requests until stop(). All torch work belongs on one thread: each thread that runs torch ops
-        gets its own OpenMP team, and an idle team's spinning workers slow the busy one (measured 1.4x)."""
-        self._thread = threading.current_thread()
-        with torch.inference_mode():
-            while True:
-                with self._wake:
-                    while not (self._stopping or self._rows or self._waiting):
-                        self._wake.wait()
-                    if self._stopping:
-                        return
-                    joining = [self._waiting.popleft() for _ in range(min(len(self._waiting), self._free_slots()))]
-                try:
-                    self._join(joining)
-                    self._drop_cancelled()
-                    if self._rows:
-                        self._decode_step()
-                except Exception as exc:  # a failed forward must fail its requests, not the server
-                    self._fail_all(joining, exc)
+        """Turn the library's outputs into deltas until stop(). No torch work happens here: the library's
+        thread is the only one that runs the model."""
+        while not self._stopping.is_set():
+            output = self._manager.get_result(timeout=0.1)
+            if output is not None:
+                self._handle(output)
+            elif not self._manager.is_running() and not self._stopping.is_set():
+                self._restart()
 
-    def _free_slots(self) -> int:
-        return max(0, self._max_batch - len(self._rows))
+    def stop(self) -> None:
+        self._stopping.set()
+        self._manager.stop(block=True, timeout=30)
 
-    def _fail_all(self, joining: list[Generation], exc: Exception) -> None:
-        log.error("generation failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-        error = GenerationError(f"generation failed: {type(exc).__name__}")
-        for gen in {id(g): g for g in joining + [row.gen for row in self._rows]}.values():
-            gen.emit(error)
-        self._rows, self._cache = [], None
+    def _restart(self) -> None:
+        """The library's loop died (a failed forward pass): fail what it was running, start it again."""
+        error = self._manager.background_thread_status.fatal_error
+        log.error("generation loop stopped (%s): restarting it", type(error).__name__ if error else "no error")
+        with self._lock:
+            failed = [(r.gen, GenerationError("generation failed")) for r in self._running.values()]
+            self._running.clear()
+            self._samplers.clear()
+        self._fail(failed)
+        self._manager.start()
+        with self._lock:
+            failed = self._admit()
+        self._fail(failed)
+        time.sleep(0.1)
 
-    def _forward(self, input_ids, position_ids, attention_mask, cache: BatchCache) -> torch.Tensor:
-        out = self._model(
-            input_ids=input_ids,
-            position_ids=position_ids,
-            attention_mask=attention_mask,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        return out.logits[:, -1, :].float()
-
-    def _join(self, joining: list[Generation]) -> None:
-        """Prefill the joining requests, together as far as the token budget allows, and add them to the batch."""
-        group: list[Generation] = []
-        for gen in joining:
-            if gen.cancelled:
-                gen.emit(Delta("", "abort"))
-                continue
-            longest = max(len(g.prompt_ids) for g in [*group, gen])
-            if group and longest * (len(group) + 1) > _PREFILL_TOKENS:
-                self._prefill(group)
-                group = []
-            group.append(gen)
-        if group:
-            self._prefill(group)
-
-    def _prefill(self, gens: list[Generation]) -> None:
-        """One forward pass over the left-padded prompts; the rows that go on join the running batch."""
-        longest = max(len(gen.prompt_ids) for gen in gens)
-        pads = [longest - len(gen.prompt_ids) for gen in gens]
-        valid = torch.arange(longest, device=self._device) >= torch.tensor(pads, device=self._device)[:, None]
-        padded_ids = [[0] * pad + gen.prompt_ids for pad, gen in zip(pads, gens, strict=True)]  # pad id 0: masked
-        ids = torch.tensor(padded_ids, device=self._device)
-        padded = not bool(valid.all())
-        positions = (valid.cumsum(1) - 1).clamp(min=0) if padded else None
-        cache = BatchCache(self._num_layers)
-        logits = self._forward(ids, positions, valid.long() if padded else None, cache)
-        cache.valid = valid
-        rows = [_Row(gen, self._tokenizer, self._device) for gen in gens]
-        accepted = [self._accept(row, token) for row, token in zip(rows, self._sample(logits, rows), strict=True)]
-        kept = [i for i, ok in enumerate(accepted) if ok]
-        if not kept:
+    def _handle(self, output) -> None:
+        with self._lock:
+            running = self._running.get(output.request_id)
+        if running is None:
+            return  # cancelled, already finished by a stop condition, or the warm-up
+        gen, params = running.gen, running.gen.params
+        if output.error is not None or running.sampler.error is not None:
+            reason = "sampling" if running.sampler.error is not None else "the model"
+            self._finish(output.request_id, cancel=not output.is_finished())
+            gen.emit(GenerationError(f"generation failed in {reason}"))
             return
-        if len(kept) < len(rows):
-            cache.keep_rows(kept)
-        self._rows.extend(rows[i] for i in kept)
-        if self._cache is None:
-            self._cache = cache
-        else:
-            self._cache.append(cache)
+        new_tokens = output.generated_tokens[running.seen :]
+        running.seen = len(output.generated_tokens)
+        text, entries, finish = "", [], None
+        for token in new_tokens:
+            gen.completion_tokens += 1
+            logprob = running.sampler.logprobs.popleft() if running.sampler.logprobs else None
+            if token in running.stop_ids:  # the sampler holds these back until min_tokens are out
+                finish = "stop"
+                text += running.text.flush()
+                break
+            piece, stopped = running.text.add(token)
+            text += piece
+            if logprob is not None:
+                entries.append(self._logprob_entry(logprob))
+            if stopped:
+                finish = "stop"
+                break
+            if gen.completion_tokens >= params.max_tokens:
+                finish = "length"
+                text += running.text.flush()
+                break
+        if finish is None and output.is_finished():
+            finish = "length"
+            text += running.text.flush()
+        if finish is not None:
+            self._finish(output.request_id, cancel=not output.is_finished())
+        if text or entries or finish:
+            gen.emit(Delta(text, finish, tuple(entries)))
 
-    def _decode_step(self) -> None:
-        ids = torch.tensor([[row.last_token] for row in self._rows], device=self._device)
-        positions = torch.tensor([[row.position] for row in self._rows], device=self._device)
-        logits = self._forward(ids, positions, self._cache.decode_mask(), self._cache)
-        self.on_step(len(self._rows))
-        tokens = self._sample(logits, self._rows)
-        alive = {id(row) for row, token in zip(self._rows, tokens, strict=True) if self._accept(row, token)}
-        for row in self._rows:
-            row.position += 1
-        self._keep_rows(lambda row: id(row) in alive)
+    def _finish(self, request_id: str, cancel: bool) -> None:
+        with self._lock:
+            self._forget(request_id)
+            if cancel:  # ended by a stop string or token the library does not know about
+                self._manager.cancel_request(request_id)
+            failed = self._admit()
+        self._fail(failed)
 
-    def _drop_cancelled(self) -> None:
-        for row in self._rows:
-            if row.gen.cancelled:
-                row.gen.emit(Delta("", "abort"))  # ends a consumer still waiting (non-streaming request)
-        self._keep_rows(lambda row: not row.gen.cancelled)
+    def _logprob_entry(self, logprob: tuple[int, float, tuple[tuple[int, float], ...]]) -> TokenLogprob:
+        token, value, alternatives = logprob
+        text, raw = self._token_text(token)
+        top = []
+        for other, other_value in alternatives:
+            other_text, other_raw = self._token_text(other)
+            top.append((other_text, other_value, other_raw))
+        return TokenLogprob(text, value, raw, tuple(top))
 
-    def _keep_rows(self, keep) -> None:
-        kept = [i for i, row in enumerate(self._rows) if keep(row)]
-        if len(kept) == len(self._rows):
-            return
-        self._rows = [self._rows[i] for i in kept]
-        if not kept:
-            self._cache = None
-        else:
-            self._cache.keep_rows(kept)
-
-    def _sample(self, logits: torch.Tensor, rows: list[_Row]) -> list[int]:
-        greedy = logits.argmax(-1).tolist()
-        tokens = []
-        for i, row in enumerate(rows):
-            params = row.gen.params
-            if params.temperature == 0:
-                tokens.append(greedy[i])
-                continue
-            probs = torch.softmax(logits[i] / params.temperature, dim=-1)
-            ranked, order = probs.sort(descending=True)
-            # top-p: keep the smallest set of most likely tokens whose mass reaches top_p (at least one).
-            ranked = ranked * ((ranked.cumsum(0) - ranked) < params.top_p)
-            tokens.append(int(order[torch.multinomial(ranked, 1, generator=row.generator)]))
-        return tokens
-
-    def _accept(self, row: _Row, token: int) -> bool:
-        """Record a sampled token and send its text; False when the request is finished."""
-        gen = row.gen
-        row.last_token = token
-        gen.completion_tokens += 1
-        if token in self.loaded.eos_token_ids and not gen.params.ignore_eos:
-            gen.emit(Delta(row.text.flush(), "stop"))
-            return False
-        text, stopped = row.text.add(token)
-        if stopped:
-            gen.emit(Delta(text, "stop"))
-            return False
-        if gen.completion_tokens >= gen.params.max_tokens:
-            gen.emit(Delta(text + row.text.flush(), "length"))
-            return False
-        if text:
-            gen.emit(Delta(text))
-        return True
+    def _token_text(self, token: int) -> tuple[str, tuple[int, ...]]:
+        if token not in self._token_texts:
+            raw = self._grammars.token_bytes(token)
+            self._token_texts[token] = (raw.decode("utf-8", "replace"), tuple(raw))
+        return self._token_texts[token]
 
 
-async def complete(engine: Engine, prompt_ids: Sequence[int], params: SamplingParams) -> tuple[str, str, Generation]:
-    """Run one request to the end: (text, finish_reason, generation)."""
-    gen = engine.submit(prompt_ids, params)
-    parts, finish = [], "stop"
-    async for delta in gen.deltas():
-        parts.append(delta.text)
-        finish = delta.finish_reason or finish
-    return "".join(parts), finish, gen
+def _start_manager(loaded: LoadedModel, max_batch_size: int, sampler: StepSampler):
+    """The library's continuous-batching manager with our sampler in its logits-processor slot, started."""
+    model = loaded.model
+    generation = GenerationConfig(do_sample=False, eos_token_id=sorted(loaded.eos_token_ids) or None)
+    config = ContinuousBatchingConfig(
+        max_requests_per_batch=max_batch_size,
+        max_batch_tokens=PREFILL_TOKENS,
+        # StepSampler runs Python per row and per step: it cannot be captured in a CUDA graph, and it reads
+        # the step's requests just before that step's forward pass (no double-buffered async batching).
+        use_cuda_graph=False,
+        use_async_batching=False,
+        max_memory_percent=0.8,  # the library's own figure when logits processors run (GPU)
+        num_blocks=_cpu_cache_blocks(loaded, max_batch_size) if loaded.device.type == "cpu" else None,
+        page_size=_PAGE_TOKENS,
+    )
+    manager = model.init_continuous_batching(generation_config=generation, continuous_batching_config=config)
+    manager.logit_processor = sampler.as_processor_list()
+    manager.start()
+    return manager
+
+
+def _cpu_cache_blocks(loaded: LoadedModel, max_batch_size: int) -> int:
+    """Pages for every slot at the full context, within a share of the machine's memory: on CPU the library
+    would take 60% of it."""
+    text = loaded.model.config.get_text_config()
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    page_bytes = 2 * text.num_hidden_layers * heads * head_dim * loaded.dtype.itemsize * _PAGE_TOKENS
+    wanted = math.ceil(max_batch_size * loaded.max_model_len / _PAGE_TOKENS) + 1
+    memory = _physical_memory()
+    return max(2, min(wanted, int(memory * _CPU_CACHE_SHARE // page_bytes))) if memory else wanted
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

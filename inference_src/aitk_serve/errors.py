@@ -24,3 +24,7 @@ class ApiError(Exception):
         self.param = param
         self.code = code
         self.headers: dict[str, str] = {}
+
+
+class NotReadyError(RuntimeError):
+    """No model to serve yet (loading) or ever (loading failed); the message says which."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from . import adapter_checks, cpu_linear
+from . import adapter_checks
 from .config import Settings
 from .errors import ModelLoadError
 
@@ -26,7 +26,6 @@ class LoadedModel:
     merged: bool
     device: torch.device
     dtype: torch.dtype
-    linear_kernels: str  # "onednn" (packed CPU weights) or "torch"
     max_model_len: int
     eos_token_ids: frozenset[int]
     served_name: str
@@ -79,8 +78,9 @@ def choose_device_and_dtype(settings: Settings) -> tuple[torch.device, torch.dty
     if settings.dtype != "auto":
         return device, getattr(torch, settings.dtype)
     if device.type == "cuda":
-        # T4 and older lack bf16: fp16 there.
-        return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # bf16 runs natively from Ampere (8.0, A100) on; is_bf16_supported() also says yes on a T4 (7.5),
+        # where it is only emulated and slow: fp16 there.
+        return device, torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
     # CPU: fp32 keeps results exact and is fast everywhere; bf16 is an opt-in (AITK_DTYPE=bfloat16).
     return device, torch.float32
 
@@ -89,17 +89,6 @@ def _set_cpu_threads() -> None:
     # One process serves everything: use every core the container grants.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     torch.set_num_threads(cores)
-
-
-def _linear_kernels(model: torch.nn.Module, settings: Settings, device, dtype) -> str:
-    """Pack the linear layers for oneDNN when that applies; which kernels serve ("onednn" or "torch")."""
-    if device.type != "cpu" or settings.cpu_linear != "onednn":
-        return "torch"
-    if not cpu_linear.supported(dtype):
-        log.info("linear kernels: torch's, because oneDNN here has no %s support", str(dtype).removeprefix("torch."))
-        return "torch"
-    log.info("linear kernels: oneDNN, %d layers packed", cpu_linear.pack_linears(model))
-    return "onednn"
 
 
 def _context_length(model_config, settings: Settings) -> int:
@@ -166,7 +155,6 @@ def load(settings: Settings) -> LoadedModel:
     else:
         log.warning("BASE-ONLY mode: serving %s without any adapter (AITK_BASE_ONLY=true)", base_path)
 
-    kernels = _linear_kernels(model, settings, device, dtype)
     base_name = base_path.name
     served = settings.served_model_name or (adapter_path.name if adapter_path else base_name)
     return LoadedModel(
@@ -177,7 +165,6 @@ def load(settings: Settings) -> LoadedModel:
         merged=merged,
         device=device,
         dtype=dtype,
-        linear_kernels=kernels,
         max_model_len=_context_length(model.config, settings),
         eos_token_ids=_eos_ids(model, tokenizer),
         served_name=served,

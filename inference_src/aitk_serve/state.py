@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .engine import Engine
-from .errors import ApiError
+from .errors import NotReadyError
+from .prompts import PromptEncoder
 
 
 @dataclass
@@ -15,11 +16,11 @@ class ServerState:
     status: str = "loading"  # loading | ready | failed
     reason: str | None = None
     engine: Engine | None = None
+    prompts: PromptEncoder | None = None
 
     def require_engine(self) -> Engine:
         if self.engine is None or self.status != "ready":
-            detail = self.reason or "the model is still loading"
-            raise ApiError(503, f"model not ready: {detail}", type="service_unavailable", code="model_not_ready")
+            raise NotReadyError(f"model not ready: {self.reason or 'the model is still loading'}")
         return self.engine
 
     def describe(self) -> str:
@@ -31,3 +32,13 @@ class ServerState:
             return f"BASE-ONLY mode: base model `{loaded.base_path}` without any adapter"
         how = "merged" if loaded.merged else "not merged"
         return f"Base model `{loaded.base_path}` + adapter `{loaded.adapter_path}` ({how})"
+
+    def headline(self) -> str:
+        """The UI header: names, not the share's local paths."""
+        if self.engine is None:
+            return f"Model not ready ({self.status})"
+        loaded = self.engine.loaded
+        if loaded.base_only:
+            return f"`{loaded.base_name}` (base model only, no adapter)"
+        how = "merged" if loaded.merged else "not merged"
+        return f"`{loaded.base_name}` + adapter `{loaded.served_name}` ({how})"

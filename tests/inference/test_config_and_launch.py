@@ -46,7 +46,6 @@ def test_api_key_is_not_in_the_settings_repr():
         ({"AITK_DTYPE": "int4"}, "AITK_DTYPE='int4' is not supported: use one of auto, float32, bfloat16, float16"),
         ({"AITK_DEVICE": "tpu"}, "AITK_DEVICE='tpu' is not supported: use one of auto, cpu, cuda"),
         ({"AITK_MAX_BATCH_SIZE": "0"}, "AITK_MAX_BATCH_SIZE=0 is out of range: use a value between 1 and 256"),
-        ({"AITK_CPU_LINEAR": "mkl"}, "AITK_CPU_LINEAR='mkl' is not supported: use one of onednn, torch"),
     ],
 )
 def test_bad_setting_is_one_line_naming_the_variable(env, message):

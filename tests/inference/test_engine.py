@@ -1,25 +1,17 @@
-"""Engine behaviour without HTTP: merging, batching, joining a running batch."""
+"""Engine behaviour without HTTP: merging, batching, joining, cancelling, per-request sampling."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
-from aitk_serve import engine as engine_module
-from aitk_serve import model_loader
-from aitk_serve.config import load_settings
-from aitk_serve.engine import Engine, SamplingParams, complete
-from aitk_serve.serving import encode_chat
+import torch
+from aitk_serve.engine import Engine, GenerationError, QueueFullError, SamplingParams
+from engine_helpers import complete, prompt_ids, start_engine
 
 PROMPTS = ["Hello", "What is the capital of France? Tell me more about it please.", "Hi!", "Tell me a story."]
 GREEDY = SamplingParams(max_tokens=24, temperature=0.0, ignore_eos=True)
-
-
-def start_engine(share, **env) -> Engine:
-    loaded = model_loader.load(load_settings({"AITK_SHARE_ROOT": str(share), **env}))
-    engine = Engine(loaded, max_batch_size=8, max_queue=8)
-    engine.start()
-    return engine
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +21,13 @@ def base_engine(share):
     engine.stop()
 
 
-def prompt_ids(engine: Engine, text: str) -> list[int]:
-    return encode_chat(engine.loaded.tokenizer, [{"role": "user", "content": text}])
-
-
 async def answers_one_at_a_time(engine: Engine, params: SamplingParams = GREEDY) -> list[str]:
     return [(await complete(engine, prompt_ids(engine, p), params))[0] for p in PROMPTS]
+
+
+async def answers_together(engine: Engine, params: list[SamplingParams]) -> list[tuple[str, str]]:
+    jobs = [complete(engine, prompt_ids(engine, p), q) for p, q in zip(PROMPTS, params, strict=True)]
+    return [(text, finish) for text, finish, _ in await asyncio.gather(*jobs)]
 
 
 def test_merged_and_unmerged_adapter_give_the_same_greedy_output(share):
@@ -53,15 +46,11 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(base_engin
     alone = asyncio.run(answers_one_at_a_time(base_engine))
     steps: list[int] = []
     base_engine.on_step = steps.append
-
-    async def together():
-        jobs = [complete(base_engine, prompt_ids(base_engine, p), GREEDY) for p in PROMPTS]
-        return [text for text, _, _ in await asyncio.gather(*jobs)]
-
     try:
-        assert asyncio.run(together()) == alone
+        together = asyncio.run(answers_together(base_engine, [GREEDY] * len(PROMPTS)))
     finally:
         base_engine.on_step = lambda batch_size: None
+    assert [text for text, _ in together] == alone
     assert max(steps) == len(PROMPTS)
 
 
@@ -83,58 +72,197 @@ def test_requests_joining_a_running_batch_get_the_same_answer_as_alone(base_engi
     assert texts == alone
 
 
-def _prefills_of_requests_arriving_together(engine: Engine) -> list[tuple[int, int]]:
-    """Submit PROMPTS at once; check each answer equals its answer alone; the prefill input shapes."""
-    alone = asyncio.run(answers_one_at_a_time(engine))
-    prefills: list[tuple[int, int]] = []
-
-    def record(_module, _args, kwargs):
-        if kwargs["input_ids"].shape[1] > 1:
-            prefills.append(tuple(kwargs["input_ids"].shape))
-
-    hook = engine.loaded.model.register_forward_pre_hook(record, with_kwargs=True)
-
-    async def together():
-        # Holding the engine's lock until all are queued makes them join in the same step.
-        with engine._wake:
-            gens = [asyncio.ensure_future(complete(engine, prompt_ids(engine, p), GREEDY)) for p in PROMPTS]
-            await asyncio.sleep(0)
-        return [text for text, _, _ in await asyncio.gather(*gens)]
-
-    try:
-        assert asyncio.run(together()) == alone
-    finally:
-        hook.remove()
-    return prefills
-
-
-def test_requests_arriving_together_are_prefilled_in_one_forward_pass(base_engine):
-    """Left-padded prompts of different lengths share one prefill, and each still gets its own answer."""
-    longest = max(len(prompt_ids(base_engine, p)) for p in PROMPTS)
-    assert _prefills_of_requests_arriving_together(base_engine) == [(len(PROMPTS), longest)]
-
-
-def test_prefill_groups_stay_within_the_token_budget(base_engine, monkeypatch):
-    lengths = [len(prompt_ids(base_engine, p)) for p in PROMPTS]
-    budget = 2 * max(lengths)
-    monkeypatch.setattr(engine_module, "_PREFILL_TOKENS", budget)
-    prefills = _prefills_of_requests_arriving_together(base_engine)
-    assert sum(batch for batch, _ in prefills) == len(PROMPTS)
-    assert len(prefills) > 1 and all(batch * length <= budget for batch, length in prefills)
-
-
 def test_cancelled_request_leaves_the_batch(base_engine):
     async def cancel_midway():
         gen = base_engine.submit(prompt_ids(base_engine, "Hello"), SamplingParams(max_tokens=200, ignore_eos=True))
         stream = gen.deltas()
         await anext(stream)
         await stream.aclose()  # the consumer goes away
-        for _ in range(200):
-            if base_engine.running == 0:
-                return gen.completion_tokens
-            await asyncio.sleep(0.01)
+        assert base_engine.running == 0  # at once, not at the next step
+        await asyncio.sleep(0.5)
         return gen.completion_tokens
 
-    tokens = asyncio.run(cancel_midway())
-    assert base_engine.running == 0
-    assert tokens < 200
+    assert asyncio.run(cancel_midway()) < 200
+
+
+def test_cancelled_queued_request_leaves_the_queue_at_once_and_is_never_prefilled(share):
+    engine = start_engine(share, max_batch_size=1, max_queue=4, AITK_BASE_ONLY="true")
+    handed_over: list[list[int]] = []
+    add_request = engine._manager.add_request
+
+    def spy(input_ids, **kwargs):
+        handed_over.append(list(input_ids))
+        return add_request(input_ids, **kwargs)
+
+    engine._manager.add_request = spy
+    queued_prompt = prompt_ids(engine, "Tell me a story.")
+
+    async def scenario():
+        running = engine.submit(prompt_ids(engine, "Hello"), SamplingParams(max_tokens=40, ignore_eos=True))
+        queued = engine.submit(queued_prompt, SamplingParams(max_tokens=5))
+        assert (engine.running, engine.waiting) == (1, 1)
+        queued.cancel()
+        assert engine.waiting == 0
+        deltas = [d async for d in queued.deltas()]
+        assert [d.finish_reason for d in deltas] == ["abort"] and queued.completion_tokens == 0
+        return [d async for d in running.deltas()][-1].finish_reason
+
+    try:
+        assert asyncio.run(scenario()) == "length"
+    finally:
+        engine.stop()
+    assert queued_prompt not in handed_over
+
+
+def test_a_full_queue_refuses_with_retry_after(share):
+    engine = start_engine(share, max_batch_size=1, max_queue=1, AITK_BASE_ONLY="true")
+
+    async def scenario():
+        params = SamplingParams(max_tokens=30, ignore_eos=True)
+        gens = [engine.submit(prompt_ids(engine, "Hello"), params) for _ in range(2)]
+        with pytest.raises(QueueFullError) as refused:
+            engine.submit(prompt_ids(engine, "Hello"), params)
+        for gen in gens:
+            gen.cancel()
+        return refused.value.retry_after
+
+    try:
+        assert asyncio.run(scenario()) >= 1
+    finally:
+        engine.stop()
+
+
+def test_seeded_request_gives_the_same_answer_alone_and_in_a_batch(base_engine):
+    seeded = SamplingParams(max_tokens=24, temperature=1.0, seed=1234, ignore_eos=True)
+    unseeded = SamplingParams(max_tokens=24, temperature=1.0, ignore_eos=True)
+    alone = asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[0]), seeded))[0]
+    together = asyncio.run(answers_together(base_engine, [seeded, unseeded, unseeded, unseeded]))
+    other_seed = asyncio.run(
+        complete(base_engine, prompt_ids(base_engine, PROMPTS[0]), SamplingParams(**{**seeded.__dict__, "seed": 99}))
+    )[0]
+    assert together[0][0] == alone
+    assert other_seed != alone  # the seed is what makes it repeat
+
+
+def test_a_failing_request_ends_alone_and_the_batch_goes_on(base_engine):
+    alone = asyncio.run(answers_one_at_a_time(base_engine))
+    # NaN scores make sampling raise inside the library's generation thread.
+    broken = SamplingParams(max_tokens=24, temperature=1.0, logit_bias=((5, float("nan")),), ignore_eos=True)
+
+    async def scenario():
+        ids = [prompt_ids(base_engine, p) for p in PROMPTS]
+        bad = asyncio.ensure_future(complete(base_engine, ids[0], broken))
+        good = [complete(base_engine, i, GREEDY) for i in ids[1:]]
+        results = await asyncio.gather(*good)
+        with pytest.raises(GenerationError):
+            await bad
+        return [text for text, _, _ in results]
+
+    assert asyncio.run(scenario()) == alone[1:]
+    assert asyncio.run(answers_one_at_a_time(base_engine)) == alone  # the engine still serves
+
+
+@pytest.mark.parametrize("temperature", [1e-40, 5e-324, 9e-6])
+def test_temperature_below_1e_5_is_greedy(base_engine, temperature):
+    params = SamplingParams(max_tokens=24, temperature=temperature, ignore_eos=True)
+    assert asyncio.run(answers_one_at_a_time(base_engine, params)) == asyncio.run(answers_one_at_a_time(base_engine))
+
+
+def test_stop_string_ends_the_answer_before_it(base_engine):
+    full = asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[1]), GREEDY))[0]
+    stop = full[5:9]
+    params = SamplingParams(max_tokens=24, temperature=0.0, ignore_eos=True, stop=("x" * 100_000, stop))
+    text, finish, _ = asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[1]), params))
+    assert (text, finish) == (full[: full.index(stop)], "stop")
+
+
+def _greedy_tokens(engine: Engine, ids: list[int], count: int) -> list[int]:
+    """The model's greedy continuation, computed directly (no cache, no engine)."""
+    ids = list(ids)
+    with torch.inference_mode():
+        for _ in range(count):
+            ids.append(int(engine.loaded.model(torch.tensor([ids])).logits[0, -1].argmax()))
+    return ids[-count:]
+
+
+def test_stop_token_ids_end_the_answer_and_min_tokens_hold_them_back(base_engine):
+    ids = prompt_ids(base_engine, PROMPTS[0])
+    tokens = _greedy_tokens(base_engine, ids, 24)
+    stop_at = tokens[3]
+    first = tokens.index(stop_at)
+    stopped = SamplingParams(max_tokens=24, temperature=0.0, ignore_eos=True, stop_token_ids=(stop_at,))
+    _, finish, gen = asyncio.run(complete(base_engine, ids, stopped))
+    assert (finish, gen.completion_tokens) == ("stop", first + 1)
+    held = SamplingParams(**{**stopped.__dict__, "min_tokens": first + 3})
+    _, _, gen = asyncio.run(complete(base_engine, ids, held))
+    assert gen.completion_tokens >= first + 3
+
+
+def test_logprobs_come_with_each_token_and_its_alternatives(share):
+    engine = start_engine(share)  # the adapter answers in plain ASCII (the random base emits broken bytes)
+    params = SamplingParams(max_tokens=12, temperature=0.0, logprobs=3)
+
+    async def run():
+        gen = engine.submit(prompt_ids(engine, PROMPTS[0]), params)
+        return [delta async for delta in gen.deltas()]
+
+    try:
+        deltas = asyncio.run(run())
+    finally:
+        engine.stop()
+    entries = [entry for delta in deltas for entry in delta.logprobs]
+    assert len(entries) >= 4  # the end-of-turn token has no text and no entry
+    assert bytes(b for e in entries for b in e.bytes).decode() == "".join(d.text for d in deltas)
+    for entry in entries:
+        assert len(entry.top) == 3 and entry.token == bytes(entry.bytes).decode()
+        assert entry.logprob == pytest.approx(max(lp for _, lp, _ in entry.top))  # greedy takes the most likely
+        assert entry.logprob <= 0
+
+
+def test_logit_bias_forces_a_token(base_engine):
+    tokenizer = base_engine.loaded.tokenizer
+    token = tokenizer.convert_tokens_to_ids("!")
+    params = SamplingParams(max_tokens=6, temperature=0.7, seed=3, logit_bias=((token, 100.0),), ignore_eos=True)
+    text, _, _ = asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[0]), params))
+    assert text == "!" * 6
+
+
+def test_json_schema_constrains_the_answer(base_engine):
+    schema = {
+        "type": "object",
+        "properties": {"ok": {"type": "boolean"}, "mood": {"enum": ["calm", "glad"]}},
+        "required": ["ok", "mood"],
+        "additionalProperties": False,
+    }
+    params = SamplingParams(max_tokens=40, temperature=1.0, seed=5, json_schema=json.dumps(schema))
+    text, finish, _ = asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[0]), params))
+    answer = json.loads(text)
+    assert finish == "stop" and set(answer) == {"ok", "mood"}
+    assert isinstance(answer["ok"], bool) and answer["mood"] in ("calm", "glad")
+
+
+def test_a_schema_the_grammar_library_refuses_is_a_value_error(base_engine):
+    async def submit():
+        base_engine.submit(prompt_ids(base_engine, "Hi"), SamplingParams(max_tokens=4, json_schema="[1, 2]"))
+
+    with pytest.raises(ValueError, match="json_schema"):
+        asyncio.run(submit())
+
+
+def test_a_failed_forward_pass_fails_its_requests_and_the_engine_serves_on(share):
+    engine = start_engine(share, AITK_BASE_ONLY="true")
+    alone = asyncio.run(answers_one_at_a_time(engine))
+    failures = [RuntimeError("simulated device error")]
+
+    def fail_once(*_):
+        if failures:
+            raise failures.pop()
+
+    hook = engine.loaded.model.register_forward_pre_hook(fail_once)
+    try:
+        with pytest.raises(GenerationError):
+            asyncio.run(complete(engine, prompt_ids(engine, PROMPTS[0]), GREEDY))
+        assert asyncio.run(answers_one_at_a_time(engine)) == alone
+    finally:
+        hook.remove()
+        engine.stop()

@@ -82,7 +82,6 @@ def test_models_lists_the_adapter_with_its_base_as_parent(adapter_server, share)
         "base_only": False,
         "device": "cpu",
         "dtype": "float32",
-        "linear_kernels": "onednn",
     }
 
 

@@ -15,6 +15,11 @@ from tests.inference.fixtures_models import PHRASE, TRAIN_PROMPTS
 from tests.paths import REPO
 
 OUTPUT = REPO / "test-output" / "browser"
+SETTINGS = ("System prompt", "Temperature", "Top-p", "Max new tokens")
+
+
+def _shown(browser, label: str) -> bool:
+    return any(e.is_displayed() for e in browser.find_elements(By.XPATH, f"//*[normalize-space(text())='{label}']"))
 
 
 def _spki_pin(cert_pem: Path) -> str:
@@ -43,10 +48,16 @@ def test_the_chat_page_answers_a_typed_message(served, tmp_path):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     try:
         browser.get(endpoint + "/")
-        # The chat input is the last text box (the system prompt comes first).
+        # The chat input is the only text box shown: the system prompt sits in the collapsed accordion.
         box = WebDriverWait(browser, 60).until(
             lambda b: ([e for e in b.find_elements(By.CSS_SELECTOR, "textarea") if e.is_displayed()]
                        or [None])[-1])
+        WebDriverWait(browser, 30).until(lambda b: "merged" in b.find_element(By.TAG_NAME, "body").text)
+        header = browser.find_element(By.TAG_NAME, "body").text
+        hidden_before = {label: _shown(browser, label) for label in SETTINGS}
+        browser.find_element(By.XPATH, "//*[normalize-space(text())='Generation settings']").click()
+        shown_after = WebDriverWait(browser, 10).until(
+            lambda b: all(_shown(b, label) for label in SETTINGS) and {label: True for label in SETTINGS})
         box.send_keys(TRAIN_PROMPTS[0])
         box.send_keys(Keys.ENTER)
         answer = WebDriverWait(browser, 120).until(
@@ -58,4 +69,9 @@ def test_the_chat_page_answers_a_typed_message(served, tmp_path):
         browser.quit()
     assert (OUTPUT / "chat.png").stat().st_size > 0
     assert "adapter" in page and "merged" in page  # the page says what it serves
+    # A short header naming base model and adapter, not the share's local paths.
+    assert "/mount" not in header and "model-cache" not in header
+    # The settings are inside the collapsed "Generation settings" accordion, not above the chat.
+    assert hidden_before == {label: False for label in SETTINGS}
+    assert shown_after == {label: True for label in SETTINGS}
     assert PHRASE.split()[0] in answer  # the adapter's style, even at the UI's sampling settings
