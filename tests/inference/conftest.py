@@ -21,7 +21,7 @@ import uvicorn  # noqa: E402
 from aitk_serve import model_loader  # noqa: E402
 from aitk_serve.app import create_app  # noqa: E402
 from aitk_serve.config import load_settings  # noqa: E402
-from fixtures_models import ADAPTER_REL, BASE_REL  # noqa: E402
+from fixtures_models import ADAPTER_REL, BASE_REL, LONG  # noqa: E402
 
 READY_TIMEOUT_S = 60
 
@@ -113,3 +113,16 @@ def adapter_server(share, start_server) -> LiveServer:
 @pytest.fixture(scope="session")
 def base_only_server(share, start_server) -> LiveServer:
     return start_server({"AITK_SHARE_ROOT": str(share), "AITK_BASE_ONLY": "true"})
+
+
+@pytest.fixture(scope="module")
+def one_slot_server(share, start_server):
+    """One request runs at a time and one more may wait."""
+    env = {
+        "AITK_SHARE_ROOT": str(share),
+        "AITK_BASE_ONLY": "true",
+        "AITK_MAX_BATCH_SIZE": "1",
+        "AITK_MAX_QUEUE": "1",
+        "AITK_MAX_NEW_TOKENS": str(LONG),
+    }
+    return start_server(env)

@@ -119,3 +119,6 @@ def copy_adapter(share: Path, dest: Path) -> Path:
     """A copy of the share's good adapter, to break in a test."""
     shutil.copytree(share / ADAPTER_REL, dest)
     return dest
+
+
+LONG = 2000  # tokens: a request that would run for seconds if nothing stopped it

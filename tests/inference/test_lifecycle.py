@@ -9,10 +9,10 @@ import httpx
 import openai
 import pytest
 from aitk_serve import model_loader
+from fixtures_models import LONG
 from gradio_client import Client
 
 USER = [{"role": "user", "content": "Hello"}]
-LONG = 2000  # tokens: a request that would run for seconds if nothing stopped it
 
 
 def _metric(server, name: str) -> float:
@@ -53,19 +53,6 @@ def test_one_thread_runs_the_model(share, start_server):
         reply = httpx.post(server.url + "/v1/chat/completions", json={"messages": USER, "max_tokens": 4}, timeout=60)
         assert reply.status_code == 200
     assert len(threads) == 1
-
-
-@pytest.fixture(scope="module")
-def one_slot_server(share, start_server):
-    """One request runs at a time and one more may wait."""
-    env = {
-        "AITK_SHARE_ROOT": str(share),
-        "AITK_BASE_ONLY": "true",
-        "AITK_MAX_BATCH_SIZE": "1",
-        "AITK_MAX_QUEUE": "1",
-        "AITK_MAX_NEW_TOKENS": str(LONG),
-    }
-    return start_server(env)
 
 
 def _long_stream(server, http: httpx.Client):

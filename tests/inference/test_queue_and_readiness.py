@@ -8,23 +8,10 @@ import time
 import httpx
 import pytest
 from aitk_serve import model_loader
+from fixtures_models import LONG
 from openai_schema import check
 
 USER = [{"role": "user", "content": "Hello"}]
-LONG = 2000  # tokens: a request that runs for a while
-
-
-@pytest.fixture(scope="module")
-def one_slot_server(share, start_server):
-    """One request runs at a time and one more may wait."""
-    env = {
-        "AITK_SHARE_ROOT": str(share),
-        "AITK_BASE_ONLY": "true",
-        "AITK_MAX_BATCH_SIZE": "1",
-        "AITK_MAX_QUEUE": "1",
-        "AITK_MAX_NEW_TOKENS": str(LONG),
-    }
-    return start_server(env)
 
 
 def _long(stream: bool) -> dict:
