@@ -6,7 +6,6 @@ import asyncio
 import json
 
 import pytest
-import torch
 from aitk_serve.engine import Engine, GenerationError, QueueFullError, SamplingParams
 from engine_helpers import complete, prompt_ids, start_engine
 
@@ -176,21 +175,25 @@ def test_stop_string_ends_the_answer_before_it(base_engine):
     assert (text, finish) == (full[: full.index(stop)], "stop")
 
 
-def _greedy_tokens(engine: Engine, ids: list[int], count: int) -> list[int]:
-    """The model's greedy continuation, computed directly (no cache, no engine)."""
-    ids = list(ids)
-    with torch.inference_mode():
-        for _ in range(count):
-            ids.append(int(engine.loaded.model(torch.tensor([ids])).logits[0, -1].argmax()))
-    return ids[-count:]
+def _engine_greedy_pieces(engine: Engine, ids: list[int], count: int) -> list[bytes]:
+    """The bytes of each token of the engine's own greedy answer. The engine's paged attention may break a
+    near tie differently from a cache-less forward pass, so the reference comes from the engine itself."""
+    params = SamplingParams(max_tokens=count, temperature=0.0, ignore_eos=True, logprobs=0)
+
+    async def run() -> list[bytes]:
+        return [bytes(lp.bytes) async for d in engine.submit(ids, params).deltas() for lp in d.logprobs]
+
+    return asyncio.run(run())
 
 
 def test_stop_token_ids_end_the_answer_and_min_tokens_hold_them_back(base_engine):
     ids = prompt_ids(base_engine, PROMPTS[0])
-    tokens = _greedy_tokens(base_engine, ids, 24)
-    stop_at = tokens[3]
-    first = tokens.index(stop_at)
-    stopped = SamplingParams(max_tokens=24, temperature=0.0, ignore_eos=True, stop_token_ids=(stop_at,))
+    pieces = _engine_greedy_pieces(base_engine, ids, 24)
+    tokenizer = base_engine.loaded.tokenizer
+    stop_piece = next(p for p in pieces[3:] if p.decode("utf-8", "replace") == p.decode("utf-8", "ignore") and p)
+    stop_ids = tuple(t for t in range(len(tokenizer)) if tokenizer.decode([t]).encode() == stop_piece)
+    first = pieces.index(stop_piece)
+    stopped = SamplingParams(max_tokens=24, temperature=0.0, ignore_eos=True, stop_token_ids=stop_ids)
     _, finish, gen = asyncio.run(complete(base_engine, ids, stopped))
     assert (finish, gen.completion_tokens) == ("stop", first + 1)
     held = SamplingParams(**{**stopped.__dict__, "min_tokens": first + 3})
