@@ -283,7 +283,9 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
           // Consumption profiles get no default probes. /health answers once the server listens (the
           // model loads after, under /ready), so startup covers the first start after the requirements
           // change: pip install, packing the environment to the share, or waiting for another replica
-          // to do so and unpacking it. 630 s: about twice the slowest first start measured (infra/README.md).
+          // to do so and unpacking it. 635 s: about twice the slowest first start measured (infra/README.md);
+          // every 10 s, so a later start gets traffic seconds after it listens. Startup allows up to 240
+          // failures (readiness 48, liveness 30: hashicorp/terraform-provider-azurerm#31989).
           probes: [
             {
               type: 'Startup'
@@ -292,10 +294,10 @@ resource acaApp 'Microsoft.App/containerApps@2025-01-01' = {
                 port: serverPort
                 scheme: 'HTTP'
               }
-              initialDelaySeconds: 30
-              periodSeconds: 60
+              initialDelaySeconds: 5
+              periodSeconds: 10
               timeoutSeconds: 5
-              failureThreshold: 10
+              failureThreshold: 63
             }
             {
               type: 'Liveness'

@@ -5,6 +5,7 @@ import re
 import pytest
 from aitk_start.torch_check import _release, needed
 
+from localcloud.containerapps.limits import check_probes
 from localcloud.templates.functions import FUNCTIONS
 from tests.paths import REPO
 
@@ -151,10 +152,11 @@ def test_startup_probe_covers_a_first_start_with_its_margin_within_azures_limits
     (startup,) = [p for p in container["probes"] if p["type"] == "Startup"]
     budget = startup["initialDelaySeconds"] + startup["periodSeconds"] * startup["failureThreshold"]
     assert budget >= 600
-    # Limits stated in the Microsoft.App 2025-01-01 ContainerAppProbe schema.
-    assert 1 <= startup["initialDelaySeconds"] <= 60
-    assert 1 <= startup["periodSeconds"] <= 240
-    assert 1 <= startup["failureThreshold"] <= 10
+    # A later start (the environment unpacked, no pip) is seen within seconds, not at the next of a
+    # few widely spaced probes: the window comes from the count, not the period.
+    assert startup["initialDelaySeconds"] + startup["periodSeconds"] <= 20
+    check_probes(container)  # Azure's limits per probe type, as localcloud enforces them (cited there)
+
 
 def test_container_runs_the_joined_default_commands_with_bash(container):
     assert container["command"] == ["/bin/bash", "-c", "[join(parameters('defaultCommands'), '; ')]"]
