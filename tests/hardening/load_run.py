@@ -14,8 +14,9 @@ import psutil
 
 from tests.hardening.chat_client import Reply, chat
 from tests.hardening.serve_process import REPO, ServerProcess
+from tests.paths import MACHINE_CACHE
 
-DEMO_ASSETS = REPO / ".cache" / "demo-assets"
+DEMO_ASSETS = MACHINE_CACHE / "demo-assets"
 PROMPTS = ["What is LoRA?", "Tell me about the sea.", "How do ships navigate?", "Say hello to the crew.",
            "Why is the sky blue?", "Give me a tip for sailing.", "What is a compass?", "Describe a storm."]
 # A queue shorter than the clients, so backpressure (429 + Retry-After) is exercised too.
@@ -26,7 +27,8 @@ SAMPLE_EVERY_S = 0.5
 
 
 def demo_share() -> Path:
-    """The demo's base model and adapter in the AI Toolkit share layout (built once, then cached)."""
+    """The demo's base model and adapter in the AI Toolkit share layout (built once per machine, rebuilt
+    when the demo's inputs change)."""
     for module, extra in (("demo.prepare_model", []), ("demo.train_adapter", ["--base", str(DEMO_ASSETS)])):
         subprocess.run([sys.executable, "-m", module, "--out", str(DEMO_ASSETS), *extra],
                        cwd=REPO, check=True, capture_output=True, timeout=600)

@@ -11,7 +11,7 @@ from azext_aitkinfer import share_bootstrap as layout
 from localcloud.storage.models import FileStore
 from localcloud.testing import Cloud, run_localcloud, start_cloud
 from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter
-from tests.paths import REPO
+from tests.paths import MACHINE_CACHE, REPO
 
 BASE_NAME = "tiny-org/tiny-chat"  # the adapter's base_model_name_or_path, as a hub id
 # The first start installs the requirements in the replica (localcloud keeps pip's download cache per
@@ -19,7 +19,7 @@ BASE_NAME = "tiny-org/tiny-chat"  # the adapter's base_model_name_or_path, as a 
 FIRST_START_S = 900
 # The environment a first start packs to the share, kept per machine: tests that are not about the
 # first start put it on their new share first, as a share where it was built before has it.
-ENVIRONMENT_CACHE = Path.home() / ".cache" / "aitk-infer-tests" / "environments"
+ENVIRONMENT_CACHE = MACHINE_CACHE / "environments"
 
 
 def _environments(project) -> Path:
