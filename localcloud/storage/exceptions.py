@@ -91,6 +91,55 @@ class Md5Mismatch(FilesError):
     )
 
 
+# ---- leases: codes and wording of Storage's lease errors (the Lease Share reference; Azure/Azurite's
+# StorageErrorFactory, which holds the same table for blob containers) --------------------------
+class LeaseAlreadyPresent(FilesError):
+    status, code = 409, "LeaseAlreadyPresent"
+    default_message = "There is already a lease present."
+
+
+class LeaseIdMismatchWithLeaseOperation(FilesError):
+    status, code = 409, "LeaseIdMismatchWithLeaseOperation"
+    default_message = "The lease ID specified did not match the lease ID for the file share."
+
+
+class LeaseNotPresentWithLeaseOperation(FilesError):
+    status, code = 409, "LeaseNotPresentWithLeaseOperation"
+    default_message = "There is currently no lease on the file share."
+
+
+class LeaseIsBreakingAndCannotBeAcquired(FilesError):
+    status, code = 409, "LeaseIsBreakingAndCannotBeAcquired"
+    default_message = "The lease ID matched, but the lease is currently in breaking state and cannot be acquired."
+
+
+class LeaseIsBreakingAndCannotBeChanged(FilesError):
+    status, code = 409, "LeaseIsBreakingAndCannotBeChanged"
+    default_message = "The lease ID matched, but the lease is currently in breaking state and cannot be changed."
+
+
+class LeaseIsBrokenAndCannotBeRenewed(FilesError):
+    status, code = 409, "LeaseIsBrokenAndCannotBeRenewed"
+    default_message = "The lease ID matched, but the lease has been broken explicitly and cannot be renewed."
+
+
+# What a leased share answers to Delete Share / Set Share Properties / Set Share Metadata: Storage's
+# 412 codes for a leased container (a share is the Files "container"; not seen from a live share).
+class LeaseIdMissing(FilesError):
+    status, code = 412, "LeaseIdMissing"
+    default_message = "There is currently a lease on the file share and no lease ID was specified in the request."
+
+
+class LeaseIdMismatchWithContainerOperation(FilesError):
+    status, code = 412, "LeaseIdMismatchWithContainerOperation"
+    default_message = "The lease ID specified did not match the lease ID for the file share."
+
+
+class LeaseNotPresentWithContainerOperation(FilesError):
+    status, code = 412, "LeaseNotPresentWithContainerOperation"
+    default_message = "A lease ID was specified, but the lease for the file share has expired."
+
+
 class UnsupportedOperation(FilesError):
     status, code = 400, "UnsupportedQueryParameter"
     default_message = "This operation is not supported by localcloud's Azure Files."

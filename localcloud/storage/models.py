@@ -16,11 +16,13 @@ import base64
 import datetime
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
 import stat
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -69,12 +71,41 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class ShareLease:
+    """A share's lease as Get Share Properties reports it, at one moment.
+
+    state: available | leased | expired | breaking | broken; a fixed lease past its expiry is
+    'expired' and a breaking one past its break time 'broken', computed when asked."""
+
+    state: str = "available"
+    lease_id: str | None = None
+    infinite: bool = False
+    seconds_left: int = 0  # until a fixed lease expires, or a breaking one breaks
+
+    @property
+    def active(self) -> bool:
+        """Locks the share: a lease is held (leased) or still running out (breaking)."""
+        return self.state in ("leased", "breaking")
+
+
+@dataclass(frozen=True)
+class LeaseRequest:
+    """The lease headers of a Lease Share request (ids lower-case)."""
+
+    lease_id: str | None = None
+    proposed_id: str | None = None
+    duration: int | None = None  # acquire: -1 (infinite) or 15-60 seconds
+    break_period: int | None = None  # break: 0-60 seconds
+
+
+@dataclass(frozen=True)
 class ShareInfo:
     name: str
     quota_gb: int
     etag: str
     last_modified: datetime.datetime
     metadata: dict[str, str]
+    lease: ShareLease = field(default_factory=ShareLease)
 
 
 def _utc(ns: int) -> datetime.datetime:
@@ -130,6 +161,7 @@ class FileStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self.clock = time.time  # wall-clock seconds: lease expiry survives a restart of the cloud
 
     # ---- locations -------------------------------------------------------------------
     def _account_dir(self, account: str) -> Path:
@@ -205,9 +237,10 @@ class FileStore:
                 props["metadata"] = metadata
             _write_json(props_file, props)
 
-    def delete_share(self, account: str, share: str) -> None:
+    def delete_share(self, account: str, share: str, lease_id: str | None = None) -> None:
         with self._lock:
             root = self._existing_share(account, share)
+            self.check_share_lease(account, share, lease_id)
             shutil.rmtree(root)
             shutil.rmtree(self._props_dir(account, share), ignore_errors=True)
 
@@ -221,14 +254,118 @@ class FileStore:
         props = _read_json(props_file)
         ns = _mtime_ns(props_file)
         return ShareInfo(
-            share, props.get("quota_gb", DEFAULT_QUOTA_GB), _etag(ns), _utc(ns), props.get("metadata", {})
+            share,
+            props.get("quota_gb", DEFAULT_QUOTA_GB),
+            _etag(ns),
+            _utc(ns),
+            props.get("metadata", {}),
+            self._lease_now(props.get("lease")),
         )
 
     def set_share_properties(
-        self, account: str, share: str, quota_gb: int | None = None, metadata: dict[str, str] | None = None
+        self,
+        account: str,
+        share: str,
+        quota_gb: int | None = None,
+        metadata: dict[str, str] | None = None,
+        lease_id: str | None = None,
     ) -> None:
-        self._existing_share(account, share)
-        self.create_share(account, share, quota_gb, metadata, exist_ok=True)
+        with self._lock:
+            self._existing_share(account, share)
+            self.check_share_lease(account, share, lease_id)
+            self.create_share(account, share, quota_gb, metadata, exist_ok=True)
+
+    # ---- share leases (Lease Share; see localcloud/README.md, "Share leases") ----------
+    def _lease_now(self, stored: dict | None) -> ShareLease:
+        if not stored:
+            return ShareLease()
+        now, state = self.clock(), stored["state"]
+        if state == "leased" and stored.get("expires") is not None:
+            if now >= stored["expires"]:
+                return ShareLease("expired", stored["id"])
+            return ShareLease("leased", stored["id"], seconds_left=math.ceil(stored["expires"] - now))
+        if state == "breaking":
+            if now >= stored["break_at"]:
+                return ShareLease("broken", stored["id"])
+            return ShareLease("breaking", stored["id"], seconds_left=math.ceil(stored["break_at"] - now))
+        return ShareLease(state, stored.get("id"), infinite=state == "leased")
+
+    def check_share_lease(self, account: str, share: str, lease_id: str | None) -> None:
+        """What a share lease blocks: Delete Share and Set Share Properties/Metadata need the active
+        lease's id (Lease Share: "a lock on a share for set and delete share operations")."""
+        lease = self.share_info(account, share).lease
+        if lease.active and lease_id is None:
+            raise err.LeaseIdMissing()
+        if lease_id is not None and not lease.active:
+            raise err.LeaseNotPresentWithContainerOperation()
+        if lease_id is not None and lease_id.lower() != lease.lease_id:
+            raise err.LeaseIdMismatchWithContainerOperation()
+
+    def lease_share(self, account: str, share: str, action: str, request: LeaseRequest) -> ShareLease:
+        """One Lease Share action (acquire, renew, change, release, break); returns the lease after it.
+        The outcome in each state follows the Lease Share reference and Azurite's lease states
+        (Azure/Azurite src/blob/lease/Lease*State.ts: the same table, written for containers)."""
+        with self._lock:
+            self._existing_share(account, share)
+            props_file = self._props_dir(account, share) / _SHARE_PROPS
+            props = _read_json(props_file)
+            stored = props.get("lease") or {}
+            changed = getattr(self, f"_lease_{action}")(stored, self._lease_now(stored), request)
+            if changed is not None:
+                props["lease"] = changed
+                _write_json(props_file, props)
+            return self._lease_now(props.get("lease"))
+
+    def _leased(self, lease_id: str, duration: int) -> dict:
+        expires = None if duration == -1 else self.clock() + duration
+        return {"state": "leased", "id": lease_id, "duration": duration, "expires": expires}
+
+    def _lease_acquire(self, stored: dict, lease: ShareLease, request: LeaseRequest) -> dict:
+        new_id = request.proposed_id or str(uuid.uuid4())
+        if lease.state == "leased" and new_id != lease.lease_id:
+            raise err.LeaseAlreadyPresent()
+        if lease.state == "breaking":
+            raise err.LeaseIsBreakingAndCannotBeAcquired() if new_id == lease.lease_id else err.LeaseAlreadyPresent()
+        return self._leased(new_id, request.duration)
+
+    def _lease_renew(self, stored: dict, lease: ShareLease, request: LeaseRequest) -> dict | None:
+        if lease.state == "available" or request.lease_id != lease.lease_id:
+            raise err.LeaseIdMismatchWithLeaseOperation()
+        if lease.state in ("breaking", "broken"):
+            raise err.LeaseIsBrokenAndCannotBeRenewed()
+        # An expired lease may be renewed as long as nobody has leased the share since (Lease Share).
+        return None if lease.infinite else self._leased(lease.lease_id, stored["duration"])
+
+    def _lease_change(self, stored: dict, lease: ShareLease, request: LeaseRequest) -> dict:
+        if lease.state in ("available", "expired", "broken"):
+            raise err.LeaseNotPresentWithLeaseOperation()
+        if lease.state == "breaking":
+            if request.lease_id == lease.lease_id:
+                raise err.LeaseIsBreakingAndCannotBeChanged()
+            raise err.LeaseIdMismatchWithLeaseOperation()
+        if lease.lease_id not in (request.lease_id, request.proposed_id):
+            raise err.LeaseIdMismatchWithLeaseOperation()
+        return {**stored, "id": request.proposed_id}
+
+    def _lease_release(self, stored: dict, lease: ShareLease, request: LeaseRequest) -> dict:
+        if lease.state == "available" or request.lease_id != lease.lease_id:
+            raise err.LeaseIdMismatchWithLeaseOperation()
+        return {}
+
+    def _lease_break(self, stored: dict, lease: ShareLease, request: LeaseRequest) -> dict | None:
+        now, period = self.clock(), request.break_period
+        if lease.state == "available":
+            raise err.LeaseNotPresentWithLeaseOperation()
+        if lease.state in ("expired", "broken"):
+            return {"state": "breaking", "id": lease.lease_id, "break_at": now}
+        if lease.state == "breaking":
+            return None if period is None else {**stored, "break_at": min(stored["break_at"], now + period)}
+        # Without a period a fixed lease runs out its time and an infinite one breaks at once; a
+        # period shorter than the time left shortens it (Lease Share, x-ms-lease-break-period).
+        ends = now if lease.infinite else stored["expires"]
+        if period is not None:
+            ends = now + period if lease.infinite else min(ends, now + period)
+        return {"state": "breaking", "id": lease.lease_id, "break_at": ends}
 
     # ---- entries ---------------------------------------------------------------------
     def _entry(

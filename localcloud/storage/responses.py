@@ -19,12 +19,14 @@ from multidict import MultiDictProxy
 
 from . import exceptions as err
 from .access import Authorize
-from .models import MAX_RANGE_BYTES, ContentSettings, Entry, FileStore
+from .models import MAX_RANGE_BYTES, ContentSettings, Entry, FileStore, LeaseRequest, ShareLease
 
 DEFAULT_VERSION = "2025-11-05"
 MAX_FILE_BYTES = 4 * 1024**4
 _PERMISSION_KEY = "4066528134148476695*1"  # one fixed security descriptor for everything
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$")
+_LEASE_ACTIONS = ("acquire", "renew", "change", "release", "break")
 _CONTENT_HEADERS = {  # request header -> ContentSettings field (Create File, Set File Properties)
     "x-ms-content-type": "content_type",
     "x-ms-content-encoding": "content_encoding",
@@ -251,32 +253,101 @@ async def create_share(call: _Call) -> web.Response:
 
 
 async def delete_share(call: _Call) -> web.Response:
-    call.store.delete_share(call.account, call.share)
+    call.store.delete_share(call.account, call.share, _lease_id(call, "x-ms-lease-id"))
     return call.respond(202)
+
+
+def _lease_headers(lease: ShareLease) -> dict[str, str]:
+    headers = {
+        "x-ms-lease-state": lease.state,
+        "x-ms-lease-status": "locked" if lease.active else "unlocked",
+    }
+    if lease.state == "leased":
+        headers["x-ms-lease-duration"] = "infinite" if lease.infinite else "fixed"
+    return headers
 
 
 async def get_share_properties(call: _Call) -> web.Response:
     info = call.store.share_info(call.account, call.share)
+    given = _lease_id(call, "x-ms-lease-id")
+    if given is not None:  # optional here: when sent, it must be the active lease's
+        call.store.check_share_lease(call.account, call.share, given)
     return call.respond(
         200,
         {
             **_share_headers(call),
             "x-ms-share-quota": str(info.quota_gb),
-            "x-ms-lease-state": "available",
-            "x-ms-lease-status": "unlocked",
+            **_lease_headers(info.lease),
             **{f"x-ms-meta-{k}": v for k, v in info.metadata.items()},
         },
     )
 
 
 async def set_share_metadata(call: _Call) -> web.Response:
-    call.store.set_share_properties(call.account, call.share, metadata=call.metadata())
+    call.store.set_share_properties(
+        call.account, call.share, metadata=call.metadata(), lease_id=_lease_id(call, "x-ms-lease-id")
+    )
     return call.respond(200, _share_headers(call))
 
 
 async def set_share_properties(call: _Call) -> web.Response:
-    call.store.set_share_properties(call.account, call.share, call.int_header("x-ms-share-quota", 1, 102400))
+    call.store.set_share_properties(
+        call.account,
+        call.share,
+        call.int_header("x-ms-share-quota", 1, 102400),
+        lease_id=_lease_id(call, "x-ms-lease-id"),
+    )
     return call.respond(200, _share_headers(call))
+
+
+def _lease_id(call: _Call, name: str) -> str | None:
+    """A lease id header: any GUID format, compared lower-case; absent -> None."""
+    raw = call.headers.get(name)
+    if raw is None:
+        return None
+    if not _GUID.match(raw.strip()):
+        raise err.InvalidHeaderValue(f"The header {name}: '{raw}' is not a GUID.")
+    return str(uuid.UUID(raw.strip()))
+
+
+def _lease_request(call: _Call, action: str) -> LeaseRequest:
+    """The headers Lease Share needs for `action`, checked as the reference lists them."""
+    needs = {"acquire": ("x-ms-lease-duration",), "renew": ("x-ms-lease-id",), "release": ("x-ms-lease-id",),
+             "change": ("x-ms-lease-id", "x-ms-proposed-lease-id"), "break": ()}[action]
+    for name in needs:
+        if name not in call.headers:
+            raise err.MissingRequiredHeader(f"Lease Share with x-ms-lease-action: {action} needs the header {name}.")
+    duration = None
+    if action == "acquire":
+        raw = call.headers["x-ms-lease-duration"].strip()
+        if raw != "-1" and not (raw.isdigit() and 15 <= int(raw) <= 60):
+            raise err.InvalidHeaderValue(
+                f"x-ms-lease-duration: '{raw}' must be -1 (infinite) or 15 to 60 seconds."
+            )
+        duration = int(raw)
+    return LeaseRequest(
+        lease_id=_lease_id(call, "x-ms-lease-id"),
+        proposed_id=_lease_id(call, "x-ms-proposed-lease-id"),
+        duration=duration,
+        break_period=call.int_header("x-ms-lease-break-period", 0, 60) if action == "break" else None,
+    )
+
+
+async def lease_share(call: _Call) -> web.Response:
+    """Lease Share: acquire 201, renew/change/release 200, break 202 with x-ms-lease-time (the REST
+    spec's responses of Share_AcquireLease ... Share_BreakLease)."""
+    action = (call.headers.get("x-ms-lease-action") or "").lower()
+    if action not in _LEASE_ACTIONS:
+        raise err.InvalidHeaderValue(
+            f"x-ms-lease-action: '{call.headers.get('x-ms-lease-action')}' must be one of {', '.join(_LEASE_ACTIONS)}."
+        )
+    lease = call.store.lease_share(call.account, call.share, action, _lease_request(call, action))
+    headers = _share_headers(call)
+    if action == "break":
+        return call.respond(202, {**headers, "x-ms-lease-time": str(lease.seconds_left)})
+    if action != "release":
+        headers["x-ms-lease-id"] = lease.lease_id
+    return call.respond(201 if action == "acquire" else 200, headers)
 
 
 # ---- directories -------------------------------------------------------------------------

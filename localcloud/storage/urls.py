@@ -27,6 +27,7 @@ SHARE_OPERATIONS: dict[tuple[str, str, str], r.Handler] = {
     ("HEAD", "share", ""): r.get_share_properties,
     ("PUT", "share", "metadata"): r.set_share_metadata,
     ("PUT", "share", "properties"): r.set_share_properties,
+    ("PUT", "share", "lease"): r.lease_share,
     ("PUT", "directory", ""): r.create_directory,
     ("DELETE", "directory", ""): r.delete_directory,
     ("GET", "directory", ""): r.get_directory_properties,
