@@ -3,7 +3,8 @@
 The layout on the share (objects/, versions/, the pointer `current`, bootstrap.py, envs/) is
 defined once, in share_bootstrap.py (the container's start command, standard library only); the
 names here are built from it. A deploy uploads the missing objects, then the manifest, then renames a new pointer over
-`current`: a replica that starts at any moment runs a complete old or a complete new version.
+`current`: a replica that starts at any moment runs a complete old or a complete new version. Deploys
+to one share run one at a time (deploy_lock.py); these functions expect the caller to hold that lock.
 """
 import datetime
 import hashlib
@@ -36,8 +37,9 @@ VERSIONS = f"{ROOT}/{layout.VERSIONS}"
 POINTER = f"{ROOT}/{layout.POINTER}"
 BOOTSTRAP = f"{ROOT}/{layout.BOOTSTRAP}"
 KEEP_VERSIONS = 3
-# What pruning leaves alone however unused it looks: a deploy running beside this one may have
-# uploaded it and not yet made it active. A day outlasts any upload; older leftovers go next time.
+# What pruning leaves alone however unused it looks, in case a deploy writes beside this one after
+# all (one that lost its lock, or an extension from before the lock). A day outlasts any upload;
+# older leftovers go next time.
 PRUNE_GRACE_S = 24 * 3600
 LARGE_CODE_FILE_BYTES = 100 * 2**20  # a server's code is small; model weights go elsewhere
 ENTRYPOINT = layout.ENTRYPOINT
@@ -84,14 +86,16 @@ def _ensure_bootstrap(share):
         upload_atomic(share, BOOTSTRAP, content)
 
 
-def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS, prune_grace_s=PRUNE_GRACE_S):
+def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS, prune_grace_s=PRUNE_GRACE_S,
+                still_locked=None):
     """Publish `local_dir` as a version and make it active; a no-op when it is active already.
 
     Returns {"version", "uploaded", "skipped", "deleted", "bytes"} (deleted: files the previous
-    version had that this one has not). Safe beside another deploy to the same share: objects and
-    manifests are renamed into place whole, the pointer is re-read just before it is replaced,
-    and pruning leaves alone whatever is younger than `prune_grace_s` (what a deploy still
-    running has uploaded but not yet made active).
+    version had that this one has not). The caller holds the share's deploy lock, so nothing else
+    changes the share meanwhile; `still_locked()` runs just before the pointer switch and raises if
+    the lock was lost. An interrupted deploy leaves the share whole: objects and manifests are
+    renamed into place, and the pointer last. Pruning then removes what no kept version names
+    once it is older than `prune_grace_s`.
     """
     local_dir = Path(local_dir)
     local = scan_tree(local_dir, workers, large_file_bytes=LARGE_CODE_FILE_BYTES)
@@ -117,38 +121,21 @@ def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS, prune_
         complete = {entry["sha256"] for manifest in kept.values() if manifest for entry in manifest.values()}
         missing = {f.content.sha256: f.content for f in local.values() if f.content.sha256 not in complete}
         total = Progress(sum(c.size for c in missing.values()), progress)
-        # Atomic: another deploy may be uploading the same object at this moment.
+        # Atomic: a deploy killed mid-upload leaves a temporary name, never a torn object.
         upload_many(share, [(f"{OBJECTS}/{sha}", c) for sha, c in missing.items()], workers, total,
                     atomic=True)
-        _restore_pruned(share, local, missing, workers)
         if kept.get(version) is None:
             manifest = {"version": version, "created": datetime.datetime.now(datetime.UTC).isoformat(),
                         "files": files}
             upload_atomic(share, f"{VERSIONS}/{version}.json",
                           Content.of_bytes(json.dumps(manifest, indent=1, sort_keys=True).encode()))
-        # Re-read: a deploy that switched since we started keeps its place in the history.
-        latest = read_history(share)
-        _write_pointer(share, [version, *(v for v in latest if v != version)][:KEEP_VERSIONS])
         previous = kept.get(history[0]) if history else None
-    _prune(share, prune_grace_s)
+        if still_locked:
+            still_locked()
+        history = [version, *(v for v in history if v != version)][:KEEP_VERSIONS]
+        _write_pointer(share, history)
+    _prune(share, history, prune_grace_s)
     return _summary(version, files, uploaded={sha: c.size for sha, c in missing.items()}, previous=previous)
-
-
-def _restore_pruned(share, local, uploaded, workers):
-    """Objects this version reuses must still be there when its manifest goes up: another deploy
-    pruning at the same time may have removed an old one a moment ago."""
-    present = {e.name for e in share.list_directories_and_files(OBJECTS) if not e.is_directory}
-    gone = {f.content.sha256: f.content for f in local.values()
-            if f.content.sha256 not in present and f.content.sha256 not in uploaded}
-    if gone:
-        upload_many(share, [(f"{OBJECTS}/{sha}", c) for sha, c in gone.items()], workers, atomic=True)
-
-
-def active_version(share):
-    """The version the pointer names now (None before the first deploy)."""
-    with share_errors(f"reading the active version on share '{share.share_name}'"):
-        history = read_history(share)
-    return history[0] if history else None
 
 
 def _summary(version, files, uploaded, previous):
@@ -157,8 +144,9 @@ def _summary(version, files, uploaded, previous):
             "deleted": len(set(previous or ()) - set(files)), "bytes": sum(uploaded.values())}
 
 
-def rollback(share):
-    """Make the previous version active again (the active one becomes the previous)."""
+def rollback(share, still_locked=None):
+    """Make the previous version active again (the active one becomes the previous); the caller
+    holds the deploy lock, and `still_locked()` runs before the pointer switch."""
     with share_errors(f"rolling back on share '{share.share_name}'"):
         history = read_history(share)
         if len(history) < 2:
@@ -168,19 +156,19 @@ def rollback(share):
         if read_manifest(share, previous) is None:
             raise ValidationError(f"share '{share.share_name}': the previous version {previous} is "
                                   "incomplete on the share. Fix: run 'az aitk-infer deploy' instead")
+        if still_locked:
+            still_locked()
         _write_pointer(share, [previous, history[0], *history[2:]])
     return {"version": previous, "replaced": history[0]}
 
 
-def _prune(share, grace_s):
-    """Remove manifests and objects no kept version needs, and leftovers of interrupted deploys,
-    once they are older than `grace_s`: anything younger may belong to a deploy still running
-    (its objects go up before its manifest, its manifest before the pointer names it).
-    Failures only warn: the next deploy prunes again."""
+def _prune(share, history, grace_s):
+    """Remove manifests and objects no kept version (`history`) needs, and leftovers of interrupted
+    deploys, once they are older than `grace_s`; a younger manifest's objects stay too (see
+    PRUNE_GRACE_S). Failures only warn: the next deploy prunes again."""
     try:
         with share_errors("pruning old versions"):
             cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=grace_s)
-            history = read_history(share)  # now, not when this deploy started
             manifests = _listing(share, VERSIONS)
             young = [n[:-len(".json")] for n, when in manifests.items()
                      if n.endswith(".json") and _after(when, cutoff)]

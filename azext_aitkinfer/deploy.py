@@ -7,7 +7,6 @@ from pathlib import Path
 from azure.cli.core.azclierror import (
     FileOperationError,
     InvalidArgumentValueError,
-    ValidationError,
 )
 from knack.log import get_logger
 
@@ -24,6 +23,7 @@ logger = get_logger(__name__)
 DEFAULT_ADAPTER_PATH = "models/qlora/qlora/gpu_model/adapter"
 MODEL_CACHE = "model-cache"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+DEFAULT_TIMEOUT_S = 900
 
 
 @dataclass
@@ -33,7 +33,7 @@ class DeployRequest:
     base_model_dir: str = None
     restart: bool = True
     wait: bool = True
-    timeout: int = 900
+    timeout: int = DEFAULT_TIMEOUT_S
     rollback: bool = False
 
 
@@ -140,22 +140,20 @@ def _checked_inputs(workspace, request):
     return source, adapter_config
 
 
-def _publish(share, source, models, progress, rollback_only):
-    """The share part of a deploy: the code version (or a rollback), then the model folders."""
-    from .codeversions import active_version, deploy_code, rollback
+def _publish(share, source, models, progress, request):
+    """The share part of a deploy: the code version (or a rollback), then the model folders, all
+    under the share's deploy lock: a second deploy waits for it up to its --timeout (the wait it
+    accepts for the whole deploy; the one running may be uploading a large base model)."""
+    from .codeversions import deploy_code, rollback
+    from .deploy_lock import deploy_lock
     from .folder_mirror import sync_folder
-    if rollback_only:
-        return {"code": rollback(share)}
-    code = deploy_code(share, source, progress=progress.bytes)
-    published = {"code": code, "models": [
-        {"local": str(local), "share": remote, **sync_folder(share, local, remote, progress=progress.bytes)}
-        for local, remote in models]}
-    active = active_version(share)
-    if active != code["version"]:
-        raise ValidationError(f"Another deploy made version {active} active while this one uploaded "
-                              f"{code['version']}; both are complete on the share. Fix: run 'az "
-                              "aitk-infer deploy' again once the other one has finished")
-    return published
+    with deploy_lock(share, wait_s=request.timeout or DEFAULT_TIMEOUT_S) as lock:
+        if request.rollback:
+            return {"code": rollback(share, still_locked=lock.ensure_held)}
+        return {"code": deploy_code(share, source, progress=progress.bytes, still_locked=lock.ensure_held),
+                "models": [{"local": str(local), "share": remote,
+                            **sync_folder(share, local, remote, progress=progress.bytes)}
+                           for local, remote in models]}
 
 
 def deploy(cmd, workspace, request):
@@ -174,7 +172,7 @@ def deploy(cmd, workspace, request):
     summary = {"app": app_name, "resourceGroup": group}
     try:
         with arm_errors(f"Deploying to '{app_name}'"):
-            summary.update(_publish(open_share(cli_ctx, config), source, models, progress, request.rollback))
+            summary.update(_publish(open_share(cli_ctx, config), source, models, progress, request))
             app = App(cli_ctx, subscription, group, app_name)
             resource = app.get()
             summary["endpoint"] = endpoint_url(resource.configuration.ingress.fqdn or "")

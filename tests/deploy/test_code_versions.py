@@ -151,8 +151,9 @@ def test_pointer_names_nothing_partial_even_when_the_share_was_emptied(files_clo
     assert os.access(folder / "aitk-infer" / "bootstrap.py", os.R_OK)
 
 
-def test_cleanup_leaves_alone_what_a_deploy_still_running_has_uploaded(files_cloud, share, source_tree, tmp_path):
-    """Deploy A has uploaded its objects and manifest but not yet switched the pointer when
+def test_cleanup_leaves_alone_what_a_deploy_without_the_lock_has_uploaded(files_cloud, share, source_tree, tmp_path):
+    """Defence in depth behind the deploy lock: deploy A (one that lost its lock, or an extension
+    from before it) has uploaded its objects and manifest but not yet switched the pointer when
     deploy B finishes and prunes: A's version must stay whole, and A can still make it active."""
     deploy_code(share, source_tree)
     other = write_tree(tmp_path / "other", {"launch.sh": "echo other\n", "only-in-a.py": "A = 1\n" * 50})
