@@ -1,15 +1,18 @@
-"""Two `az aitk-infer deploy` runs started together against one app: each succeeds or fails with
-one clear line, and the version the share's pointer names is complete, whichever won."""
+"""Two `az aitk-infer deploy --no-restart` runs started together against one app: they take turns
+on the share's deploy lock, both succeed, and the version the pointer names is complete."""
 import hashlib
 import json
 import shutil
 import subprocess
 
-from localcloud.testing import error_lines
+from azure.mgmt.storage import StorageManagementClient
+from azure.storage.fileshare import ShareClient
+
+from localcloud.testing import wait_until
 from tests.paths import REPO
 
 ROUNDS = 2
-PROGRESS_LINES = ("Uploading ", "Finished[")  # az's progress bar, redrawn with \r
+WAITED = "is running; waiting for it"
 
 
 def active_version_is_complete(share_root):
@@ -23,30 +26,58 @@ def active_version_is_complete(share_root):
     return version, files
 
 
-def test_two_deploys_started_together_leave_a_complete_active_version(cloud, new_project, tmp_path):
+def held_share(cloud, config):
+    """The app's share as a client of its own (the account key from ARM), to hold its lock."""
+    storage = cloud.client(StorageManagementClient)
+    key = storage.storage_accounts.list_keys(config["RESOURCE_GROUP_NAME"], config["STORAGE_ACCOUNT_NAME"])
+    account = config["STORAGE_ACCOUNT_NAME"]
+    return ShareClient(f"{cloud.url}/{account}", config["FILE_SHARE_NAME"], connection_verify=cloud.ca,
+                       credential={"account_name": account, "account_key": key.keys_property[0].value})
+
+
+def test_two_deploys_started_together_take_turns_and_both_succeed(cloud, new_project, tmp_path):
     new_project.az("aitk-infer", "provision", "-g", "rg-two-deploys", "-l", "westus3", "--yes", "-o", "none")
     config = new_project.config
     share_root = cloud.state / "files" / config["STORAGE_ACCOUNT_NAME"] / "shares" / config["FILE_SHARE_NAME"]
+    share = held_share(cloud, config)
     for round_number in range(ROUNDS):
         sources = []
         for name in ("a", "b"):
             source = tmp_path / f"round{round_number}-{name}"
             shutil.copytree(new_project.root / "inference_src", source)
-            for number in range(40):  # enough distinct objects that the two uploads overlap
+            for number in range(40):  # distinct objects: what one deploy's pruning must not touch
                 (source / "extra" / f"{name}-{number}.txt").parent.mkdir(exist_ok=True)
                 (source / "extra" / f"{name}-{number}.txt").write_text(f"{round_number} {name} {number}\n" * 500)
             sources.append(source)
-        runs = [subprocess.Popen([str(REPO / ".venv" / "bin" / "az"), "aitk-infer", "deploy", "--source",
-                                  str(source), "--no-restart", "-o", "json", "--only-show-errors"],
-                                 cwd=new_project.root, env=cloud.env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for source in sources]
-        outcomes = [(run.wait(timeout=300), *run.communicate()) for run in runs]
-        for code, _, stderr in outcomes:
+        # Held by a third party until both have started and found the share taken, so both wait
+        # and then go one after the other, whatever the timing of their start.
+        lock = share.acquire_lease(lease_duration=60)
+        logs = [tmp_path / f"round{round_number}-{name}.stderr" for name in ("a", "b")]
+        runs = []
+        for source, log in zip(sources, logs, strict=True):
+            with log.open("w") as stderr:
+                runs.append(subprocess.Popen([str(REPO / ".venv" / "bin" / "az"), "aitk-infer", "deploy",
+                                              "--source", str(source), "--no-restart", "-o", "json"],
+                                             cwd=new_project.root, env=cloud.env, stdout=subprocess.PIPE,
+                                             stderr=stderr, text=True))
+
+        def both_wait(found=logs, held=lock):
+            held.renew()  # however long az takes to start here
+            return all(WAITED in log.read_text() for log in found)
+
+        try:
+            wait_until(both_wait, timeout=240, interval=2, what="both deploys to wait for the share")
+        finally:
+            lock.release()
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        for run, log in zip(runs, logs, strict=True):
+            stderr = log.read_text()
+            assert run.returncode == 0, stderr
             assert "Traceback" not in stderr
-            errors = [line for line in error_lines(stderr) if not line.startswith(PROGRESS_LINES)]
-            assert code == 0 or (len(errors) == 1 and errors[0].startswith("ERROR: ")), stderr
-        assert any(code == 0 for code, _, _ in outcomes)
+            assert stderr.count(WAITED) == 1, stderr  # said once, not per poll
         version, files = active_version_is_complete(share_root)
-        winners = [json.loads(out)["code"]["version"] for code, out, _ in outcomes if code == 0]
-        assert version in winners
+        deployed = [json.loads(out)["code"]["version"] for out in outputs]
+        assert version in deployed and len(set(deployed)) == 2
         assert len([f for f in files if f.startswith("extra/")]) == 40
+        history = (share_root / "aitk-infer" / "current").read_text().split()
+        assert set(history[:2]) == set(deployed)  # one after the other: the first is kept as the previous
