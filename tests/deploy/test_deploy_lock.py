@@ -10,7 +10,7 @@ import pytest
 from azure.cli.core.azclierror import AzureResponseError
 from azure.storage.fileshare import ShareLeaseClient
 
-from azext_aitkinfer.codeversions import deploy_code, read_history
+from azext_aitkinfer.codeversions import deploy_code, read_history, rollback
 from azext_aitkinfer.deploy_lock import LEASE_S, deploy_lock
 from localcloud.testing import wait_until
 from tests.deploy.conftest import ACCOUNT
@@ -116,3 +116,16 @@ def test_a_share_locked_forever_by_another_tool_is_named_at_once(files_cloud, sh
                 pytest.fail("the share was locked")
     finally:
         foreign.release()
+
+
+def test_a_rollback_that_lost_its_lock_leaves_the_active_version(files_cloud, share, source_tree):
+    first = deploy_code(share, source_tree)["version"]
+    (source_tree / "app" / "main.py").write_text("print('second')\n")
+    second = deploy_code(share, source_tree)["version"]
+    with pytest.raises(AzureResponseError, match="lost its lock on the share"):
+        with deploy_lock(share, wait_s=10) as lock:
+            ShareLeaseClient(files_cloud.share_client(share.share_name)).break_lease(lease_break_period=0)
+            rollback(share, still_locked=lock.ensure_held)
+    assert read_history(share) == [second, first]
+    with deploy_lock(share, wait_s=10) as lock:
+        assert rollback(share, still_locked=lock.ensure_held) == {"version": first, "replaced": second}
