@@ -110,12 +110,7 @@ class Generation:
 
     def emit(self, item: Delta | Exception) -> None:
         """Called from any thread."""
-        if isinstance(item, Delta) and self.first_token_at is None:
-            self.first_token_at = time.monotonic()
-        try:
-            self._loop.call_soon_threadsafe(self._events.put_nowait, item)
-        except RuntimeError:  # the consumer's event loop is gone
-            self.cancel()
+        _emit_all([(self, item)])
 
     async def deltas(self) -> AsyncIterator[Delta]:
         try:
@@ -129,6 +124,26 @@ class Generation:
         finally:
             # Finished, failed, or the consumer went away (client disconnect): stop generating for it.
             self.cancel()
+
+
+def _emit_all(items: Sequence[tuple[Generation, Delta | Exception]]) -> None:
+    """Hand items to their consumers: one wake-up of each event loop for all of them (a step's tokens)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Generation, Delta | Exception]]] = {}
+    for gen, item in items:
+        if isinstance(item, Delta) and gen.first_token_at is None:
+            gen.first_token_at = time.monotonic()
+        by_loop.setdefault(gen._loop, []).append((gen, item))
+    for loop, batch in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_put_all, batch)
+        except RuntimeError:  # the consumers' event loop is gone
+            for gen, _ in batch:
+                gen.cancel()
+
+
+def _put_all(items: list[tuple[Generation, Delta | Exception]]) -> None:
+    for gen, item in items:
+        gen._events.put_nowait(item)
 
 
 class _Running:
@@ -254,13 +269,20 @@ class Engine:
 
     def serve(self) -> None:
         """Turn the library's outputs into deltas until stop(). No torch work happens here: the library's
-        thread is the only one that runs the model."""
+        thread is the only one that runs the model. Waits on the library's output queue (woken by each step's
+        outputs; when idle, every 0.1 s to see that the library's loop is alive), takes all of a step's outputs
+        at once and hands their deltas to the event loop in one call."""
         while not self._stopping.is_set():
             output = self._manager.get_result(timeout=0.1)
-            if output is not None:
-                self._handle(output)
-            elif not self._manager.is_running() and not self._stopping.is_set():
-                self._restart()
+            if output is None:
+                if not self._manager.is_running() and not self._stopping.is_set():
+                    self._restart()
+                continue
+            emitted: list[tuple[Generation, Delta | Exception]] = []
+            while output is not None:
+                self._handle(output, emitted)
+                output = self._manager.get_result(timeout=0)
+            _emit_all(emitted)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -281,7 +303,7 @@ class Engine:
         self._fail(failed)
         time.sleep(0.1)
 
-    def _handle(self, output) -> None:
+    def _handle(self, output, emitted: list[tuple[Generation, Delta | Exception]]) -> None:
         with self._lock:
             running = self._running.get(output.request_id)
         if running is None:
@@ -290,7 +312,7 @@ class Engine:
         if output.error is not None or running.sampler.error is not None:
             reason = "sampling" if running.sampler.error is not None else "the model"
             self._finish(output.request_id, cancel=not output.is_finished())
-            gen.emit(GenerationError(f"generation failed in {reason}"))
+            emitted.append((gen, GenerationError(f"generation failed in {reason}")))
             return
         new_tokens = output.generated_tokens[running.seen :]
         running.seen = len(output.generated_tokens)
@@ -319,7 +341,7 @@ class Engine:
         if finish is not None:
             self._finish(output.request_id, cancel=not output.is_finished())
         if text or entries or finish:
-            gen.emit(Delta(text, finish, tuple(entries)))
+            emitted.append((gen, Delta(text, finish, tuple(entries))))
 
     def _finish(self, request_id: str, cancel: bool) -> None:
         with self._lock:
@@ -352,8 +374,8 @@ def _start_manager(loaded: LoadedModel, max_batch_size: int, sampler: StepSample
     config = ContinuousBatchingConfig(
         max_requests_per_batch=max_batch_size,
         max_batch_tokens=PREFILL_TOKENS,
-        # StepSampler runs Python per row and per step: it cannot be captured in a CUDA graph, and it reads
-        # the step's requests just before that step's forward pass (no double-buffered async batching).
+        # StepSampler decides per step, in Python, whether and how to sample: it cannot be captured in a CUDA
+        # graph, and it reads the step's requests just before that step's forward pass (no async batching).
         use_cuda_graph=False,
         use_async_batching=False,
         max_memory_percent=0.8,  # the library's own figure when logits processors run (GPU)
@@ -361,7 +383,7 @@ def _start_manager(loaded: LoadedModel, max_batch_size: int, sampler: StepSample
         page_size=_PAGE_TOKENS,
     )
     manager = model.init_continuous_batching(generation_config=generation, continuous_batching_config=config)
-    manager.logit_processor = sampler.as_processor_list()
+    manager.logit_processor = sampler
     manager.start()
     return manager
 
