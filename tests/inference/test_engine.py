@@ -6,7 +6,9 @@ import asyncio
 import json
 
 import pytest
+import torch
 from aitk_serve.engine import Engine, GenerationError, QueueFullError, SamplingParams
+from aitk_serve.sampling import StepSampler, sample
 from engine_helpers import complete, prompt_ids, start_engine
 
 PROMPTS = ["Hello", "What is the capital of France? Tell me more about it please.", "Hi!", "Tell me a story."]
@@ -159,6 +161,73 @@ def test_a_failing_request_ends_alone_and_the_batch_goes_on(base_engine):
 
     assert asyncio.run(scenario()) == alone[1:]
     assert asyncio.run(answers_one_at_a_time(base_engine)) == alone  # the engine still serves
+
+
+def test_a_batch_mixing_plain_greedy_sampled_and_penalised_rows_gives_each_row_its_answer_alone(base_engine):
+    seeded = SamplingParams(max_tokens=24, temperature=0.8, top_p=0.9, seed=7, ignore_eos=True)
+    penalised = SamplingParams(max_tokens=24, temperature=0.0, frequency_penalty=1.5, ignore_eos=True)
+    plain_sampled = SamplingParams(max_tokens=24, temperature=1.0, top_k=20, ignore_eos=True)  # sampled batched
+    mix = [GREEDY, seeded, penalised, plain_sampled]
+    alone = [
+        asyncio.run(complete(base_engine, prompt_ids(base_engine, p), q))[0] for p, q in zip(PROMPTS, mix, strict=True)
+    ]
+    together = asyncio.run(answers_together(base_engine, mix))
+    assert [text for text, _ in together[:3]] == alone[:3]
+    assert together[3][1] == "length"
+    assert together[2][0] != asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[2]), GREEDY))[0]
+
+
+def test_one_batched_sampling_pass_applies_each_rows_own_parameters():
+    vocab = 50
+    favoured = torch.linspace(0, 1, vocab)
+    favoured[7] = 5.0
+    top_p_row = torch.full((vocab,), -10.0)
+    top_p_row[[3, 4, 5]] = torch.tensor([2.0, 1.9, 0.0])
+    rows = [
+        SamplingParams(max_tokens=1, temperature=5.0, top_k=2),
+        SamplingParams(max_tokens=1, temperature=5.0, min_p=0.5),
+        SamplingParams(max_tokens=1, temperature=1.0, top_p=0.8),
+    ]
+    scores = torch.stack([favoured, favoured, top_p_row])
+    drawn = [set() for _ in rows]
+    for _ in range(40):
+        for seen, token in zip(drawn, sample(scores, rows).tolist(), strict=True):
+            seen.add(token)
+    assert drawn[0] <= {7, vocab - 1} and drawn[1] == {7} and drawn[2] <= {3, 4}
+
+
+def test_steps_of_plain_greedy_rows_leave_the_token_choice_to_the_library(base_engine, monkeypatch):
+    calls: list[int] = []
+    step_call = StepSampler.__call__
+
+    def counted(self, input_ids, scores, *args):
+        calls.append(scores.size(0))
+        return step_call(self, input_ids, scores, *args)
+
+    monkeypatch.setattr(StepSampler, "__call__", counted)
+    asyncio.run(answers_together(base_engine, [GREEDY] * len(PROMPTS)))
+    assert calls == []
+    seeded = SamplingParams(max_tokens=4, temperature=1.0, seed=1, ignore_eos=True)
+    asyncio.run(complete(base_engine, prompt_ids(base_engine, PROMPTS[0]), seeded))
+    assert calls  # a row that needs its own sampling switches the slot on
+
+
+def test_a_row_that_fails_in_the_batched_sampling_pass_ends_alone(base_engine):
+    alone = asyncio.run(answers_one_at_a_time(base_engine))
+    broken = SamplingParams(max_tokens=24, temperature=float("nan"), ignore_eos=True)  # NaN probabilities
+    plain_sampled = SamplingParams(max_tokens=24, temperature=1.0, ignore_eos=True)
+
+    async def scenario():
+        ids = [prompt_ids(base_engine, p) for p in PROMPTS]
+        bad = asyncio.ensure_future(complete(base_engine, ids[0], broken))
+        sampled = asyncio.ensure_future(complete(base_engine, ids[1], plain_sampled))
+        good = await asyncio.gather(*[complete(base_engine, i, GREEDY) for i in ids[2:]])
+        with pytest.raises(GenerationError):
+            await bad
+        return [text for text, _, _ in good], (await sampled)[1]
+
+    greedy, sampled_finish = asyncio.run(scenario())
+    assert greedy == alone[2:] and sampled_finish == "length"
 
 
 @pytest.mark.parametrize("temperature", [1e-40, 5e-324, 9e-6])
