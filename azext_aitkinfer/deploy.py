@@ -186,8 +186,8 @@ def deploy(cmd, workspace, request):
             summary.update(restarted=True, revision=revision)
             if request.wait:
                 summary["revisionState"] = readiness.wait_ready(
-                    app, revision, summary["endpoint"], summary["code"].get("version"), before,
-                    request.timeout, progress)
+                    app, revision, endpoint=summary["endpoint"], version=summary["code"].get("version"),
+                    before=before, timeout=request.timeout, progress=progress)
                 summary["ready"] = True
     finally:
         progress.end()

@@ -10,7 +10,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from azure.cli.core.azclierror import ResourceNotFoundError, ValidationError
+import requests
+from azure.cli.core.azclierror import AzCLIError, ResourceNotFoundError, ValidationError
+from azure.core.exceptions import AzureError
 from knack.log import get_logger
 
 from .endpoint import probe_ready
@@ -62,7 +64,7 @@ def serves_the_new_version(before, starts, ready, served, version):
 def _log_tail(app):
     try:
         return list(app.log_lines(tail=LOG_TAIL))
-    except Exception as ex:  # noqa: BLE001  (the log is a courtesy: it never decides the outcome)
+    except (AzCLIError, AzureError, requests.RequestException) as ex:  # a courtesy: never decides the outcome
         return [f"(log not available: {ex})"]
 
 
@@ -72,7 +74,7 @@ def _failed(app, version, reason, tail=None):
     return ValidationError(f"Version {version} cannot start: {reason}")
 
 
-def wait_ready(app, revision, endpoint, version, before, timeout, progress):
+def wait_ready(app, revision, *, endpoint, version, before, timeout, progress):
     """Until /ready answers as serves_the_new_version says, or the replica says it cannot start."""
     started = time.monotonic()
     deadline, next_log = started + timeout, started + LOG_EVERY_SECONDS

@@ -190,7 +190,7 @@ def main():
     os.chdir(local)
     env = dict(os.environ, **{ENV_CODE_ROOT: code_root, ENV_VERSION: version, ENV_LOCAL_ROOT: local_root,
                               ENV_ENVIRONMENTS: os.path.join(code_root, ENVIRONMENTS)})
-    os.execvpe("bash", ["bash", os.path.join(local, ENTRYPOINT)], env)
+    return os.execvpe("bash", ["bash", os.path.join(local, ENTRYPOINT)], env)  # replaces this process
 
 
 if __name__ == "__main__":
