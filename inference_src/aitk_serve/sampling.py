@@ -32,7 +32,7 @@ def sample(scores: torch.Tensor, params: Sequence, generator: torch.Generator | 
     top_k = [p.top_k if 0 < p.top_k < scores.size(1) else scores.size(1) for p in params]
     if min(top_k) < scores.size(1):
         ranked = scores.sort(-1, descending=True).values
-        kth = ranked.gather(1, torch.tensor(top_k)[:, None] - 1)
+        kth = ranked.gather(1, torch.tensor(top_k, device=scores.device)[:, None] - 1)
         scores = scores.masked_fill(scores < kth, float("-inf"))
     probs = scores.softmax(-1)
     min_p = [p.min_p for p in params]
@@ -55,7 +55,7 @@ class RequestSampler:
     def __init__(self, params, prompt_ids: Sequence[int], stop_ids: frozenset[int], grammar=None):
         self.params = params
         self.generated: list[int] = []
-        self.generator = None if params.seed is None else torch.Generator().manual_seed(params.seed)
+        self.generator: torch.Generator | None = None  # made on the logits' device at the first token (seeded)
         self.greedy = params.temperature < GREEDY_BELOW
         self.stop_ids = sorted(stop_ids)  # held back until min_tokens are out
         self.grammar = grammar
@@ -75,7 +75,7 @@ class RequestSampler:
             or p.logprobs is not None
         )
         self.plain_greedy = plain and self.greedy  # the library's own argmax gives this row its token
-        self.batched = plain and not self.greedy and self.generator is None  # sampled with the step's other such rows
+        self.batched = plain and not self.greedy and p.seed is None  # sampled with the step's other such rows
 
     def choose(self, scores: torch.Tensor) -> int:
         """The next token from this request's row of logits (float32, [vocab]; changed in place)."""
@@ -85,34 +85,40 @@ class RequestSampler:
         self._penalize(scores)
         if p.logit_bias:
             ids, values = zip(*p.logit_bias, strict=True)
-            scores[list(ids)] += torch.tensor(values, dtype=scores.dtype)
+            scores[list(ids)] += torch.tensor(values, dtype=scores.dtype, device=scores.device)
         if len(self.generated) < p.min_tokens and self.stop_ids:
             scores[self.stop_ids] = float("-inf")
         if self.grammar is not None:
             self.grammar.mask(scores)
-        token = int(scores.argmax()) if self.greedy else int(sample(scores[None], [p], self.generator)[0])
+        if self.greedy:
+            token = int(scores.argmax())
+        else:
+            if p.seed is not None and self.generator is None:
+                self.generator = torch.Generator(scores.device).manual_seed(p.seed)
+            token = int(sample(scores[None], [p], self.generator)[0])
         if self.grammar is not None:
             self.grammar.accept(token)
         if p.logprobs is not None:
             top = record.topk(p.logprobs) if p.logprobs else None
             alternatives = () if top is None else tuple(zip(top.indices.tolist(), top.values.tolist(), strict=True))
             self.logprobs.append((token, float(record[token]), alternatives))
-        self.taken(token, scores.numel())
+        self.taken(token, scores)
         return token
 
-    def taken(self, token: int, vocab: int) -> None:
+    def taken(self, token: int, scores: torch.Tensor) -> None:
+        """Record the token chosen from this row of scores."""
         self.generated.append(token)
         if self.params.repetition_penalty != 1.0:
             self._seen.add(token)
         if self.params.presence_penalty or self.params.frequency_penalty:
             if self._counts is None:
-                self._counts = torch.zeros(vocab)
+                self._counts = torch.zeros_like(scores)
             self._counts[token] += 1
 
     def _penalize(self, scores: torch.Tensor) -> None:
         p = self.params
         if p.repetition_penalty != 1.0:  # as transformers and vLLM: over prompt and output
-            seen = torch.tensor(list(self._seen), dtype=torch.long)
+            seen = torch.tensor(list(self._seen), dtype=torch.long, device=scores.device)
             picked = scores[seen]
             scores[seen] = torch.where(picked > 0, picked / p.repetition_penalty, picked * p.repetition_penalty)
         if self._counts is not None:  # as OpenAI: over the output only
@@ -161,7 +167,7 @@ class StepSampler(ContinuousBatchingLogitsProcessorList):
                 tokens = [self._sample_alone(s, scores[i]) for i, s in zip(batched, samplers, strict=True)]
             for i, sampler, token in zip(batched, samplers, tokens, strict=True):
                 if token is not None:
-                    sampler.taken(token, scores.size(1))
+                    sampler.taken(token, scores[i])
                     self._force(scores, i, token)
         return scores
 
