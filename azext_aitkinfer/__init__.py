@@ -1,7 +1,8 @@
 """The `az aitk-infer` extension: serve an AI Toolkit LoRA adapter from Azure Container Apps."""
 from azure.cli.core import AzCommandsLoader
 
-from ._help import helps  # noqa: F401  # pylint: disable=unused-import  (registers the help texts)
+# Importing _help registers the help texts.
+from ._help import helps  # noqa: F401  # pylint: disable=unused-import
 
 
 class AitkInferCommandsLoader(AzCommandsLoader):

@@ -59,7 +59,8 @@ def load_arguments(loader, _):
                    help="Upload only; the running replicas keep the version they run until "
                         "their next restart.")
         c.argument("timeout", type=int,
-                   help="Seconds to wait for the endpoint's /ready after the restart.")
+                   help="Seconds to wait for the endpoint's /ready after the restart, and at most "
+                        "as long for another deploy to the same share to finish first.")
         c.argument("rollback", arg_type=flag,
                    help="Switch back to the previously deployed version of the code and restart; "
                         "uploads nothing.")

@@ -86,7 +86,7 @@ def _ensure_bootstrap(share):
         upload_atomic(share, BOOTSTRAP, content)
 
 
-def deploy_code(share, local_dir, progress=None, workers=DEFAULT_WORKERS, prune_grace_s=PRUNE_GRACE_S,
+def deploy_code(share, local_dir, *, progress=None, workers=DEFAULT_WORKERS, prune_grace_s=PRUNE_GRACE_S,
                 still_locked=None):
     """Publish `local_dir` as a version and make it active; a no-op when it is active already.
 

@@ -140,25 +140,42 @@ def _checked_inputs(workspace, request):
     return source, adapter_config
 
 
-def _publish(share, source, models, progress, request):
-    """The share part of a deploy: the code version (or a rollback), then the model folders, all
-    under the share's deploy lock: a second deploy waits for it up to its --timeout (the wait it
-    accepts for the whole deploy; the one running may be uploading a large base model)."""
+def _publish(share, source, models, progress, request, *, lock):
+    """The share part of a deploy: the code version (or a rollback), then the model folders."""
     from .codeversions import deploy_code, rollback
-    from .deploy_lock import deploy_lock
     from .folder_mirror import sync_folder
-    with deploy_lock(share, wait_s=request.timeout or DEFAULT_TIMEOUT_S) as lock:
-        if request.rollback:
-            return {"code": rollback(share, still_locked=lock.ensure_held)}
-        return {"code": deploy_code(share, source, progress=progress.bytes, still_locked=lock.ensure_held),
-                "models": [{"local": str(local), "share": remote,
-                            **sync_folder(share, local, remote, progress=progress.bytes)}
-                           for local, remote in models]}
+    if request.rollback:
+        return {"code": rollback(share, still_locked=lock.ensure_held)}
+    return {"code": deploy_code(share, source, progress=progress.bytes, still_locked=lock.ensure_held),
+            "models": [{"local": str(local), "share": remote,
+                        **sync_folder(share, local, remote, progress=progress.bytes)}
+                       for local, remote in models]}
+
+
+def _restart(app, code, progress, request):
+    """Restart the revision (unless --no-restart) and wait until it serves `code`'s version (unless
+    --no-wait)."""
+    resource = app.get()
+    result = {"endpoint": endpoint_url(resource.configuration.ingress.fqdn or "")}
+    if not request.restart:
+        return {**result, "restarted": False}
+    revision = app.latest_revision(resource)
+    before = readiness.Snapshot.take(app, revision, result["endpoint"])
+    progress.message(f"Restarting {revision}")
+    app.restart(revision)
+    result.update(restarted=True, revision=revision)
+    if request.wait:
+        result["revisionState"] = readiness.wait_ready(
+            app, revision, endpoint=result["endpoint"], version=code.get("version"), before=before,
+            timeout=request.timeout, progress=progress)
+        result["ready"] = True
+    return result
 
 
 def deploy(cmd, workspace, request):
     from .arm_errors import arm_errors
     from .container_app import App
+    from .deploy_lock import deploy_lock
 
     cli_ctx = cmd.cli_ctx
     config = workspace.read_config()
@@ -172,23 +189,14 @@ def deploy(cmd, workspace, request):
     summary = {"app": app_name, "resourceGroup": group}
     try:
         with arm_errors(f"Deploying to '{app_name}'"):
-            summary.update(_publish(open_share(cli_ctx, config), source, models, progress, request))
-            app = App(cli_ctx, subscription, group, app_name)
-            resource = app.get()
-            summary["endpoint"] = endpoint_url(resource.configuration.ingress.fqdn or "")
-            if not request.restart:
-                summary["restarted"] = False
-                return summary
-            revision = app.latest_revision(resource)
-            before = readiness.Snapshot.take(app, revision, summary["endpoint"])
-            progress.message(f"Restarting {revision}")
-            app.restart(revision)
-            summary.update(restarted=True, revision=revision)
-            if request.wait:
-                summary["revisionState"] = readiness.wait_ready(
-                    app, revision, endpoint=summary["endpoint"], version=summary["code"].get("version"),
-                    before=before, timeout=request.timeout, progress=progress)
-                summary["ready"] = True
+            share = open_share(cli_ctx, config)
+            # Under the share's deploy lock from the first write to the end of the readiness wait, so a
+            # second deploy neither changes the share nor restarts the app under this one. It waits up
+            # to its --timeout: the wait it accepts for a whole deploy (this one may upload a large model).
+            with deploy_lock(share, wait_s=request.timeout or DEFAULT_TIMEOUT_S) as lock:
+                summary.update(_publish(share, source, models, progress, request, lock=lock))
+                summary.update(_restart(App(cli_ctx, subscription, group, app_name), summary["code"],
+                                        progress, request))
     finally:
         progress.end()
     return summary

@@ -81,3 +81,34 @@ def test_two_deploys_started_together_take_turns_and_both_succeed(cloud, new_pro
         assert len([f for f in files if f.startswith("extra/")]) == 40
         history = (share_root / "aitk-infer" / "current").read_text().split()
         assert set(history[:2]) == set(deployed)  # one after the other: the first is kept as the previous
+
+
+def test_a_deploy_keeps_the_share_locked_until_its_restarted_replica_is_ready(served):
+    """A second deploy must not switch versions or restart the app while the first still waits for
+    /ready: the lock is held from the first write to the end of that wait."""
+    config = served.config
+    pointer = (served.cloud.state / "files" / config["STORAGE_ACCOUNT_NAME"] / "shares" / config["FILE_SHARE_NAME"]
+               / "aitk-infer" / "current")
+    before = pointer.read_text()
+    replicas = served.cloud.state / "replicas"
+    started = set(replicas.iterdir())
+    share = held_share(served.cloud, config)
+    marker = served.root / "inference_src" / "aitk_serve" / "__init__.py"
+    original = marker.read_text()
+    marker.write_text(original + "\n# changed by test_deploy_concurrency\n")
+    try:
+        run = subprocess.Popen([str(REPO / ".venv" / "bin" / "az"), "aitk-infer", "deploy", "--timeout", "240",
+                                "-o", "json"], cwd=served.root, env=served.cloud.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A new replica is the restart: the deploy has written everything and now waits for /ready, which
+        # takes the replica tens of seconds (unpacking its environment, loading the model).
+        wait_until(lambda: set(replicas.iterdir()) - started or run.poll() is not None, timeout=240, interval=0.2,
+                   what="the deploy to restart the app")
+        assert run.poll() is None, run.communicate()[1]
+        assert pointer.read_text() != before
+        assert share.get_share_properties().lease.state == "leased"
+        out, err = run.communicate(timeout=300)
+    finally:
+        marker.write_text(original)
+    assert run.returncode == 0 and json.loads(out)["ready"] is True, err
+    assert share.get_share_properties().lease.state == "available"  # released at the end
