@@ -10,6 +10,7 @@ import pytest
 from aitk_serve import model_loader
 from aitk_serve.config import load_settings
 from aitk_serve.state import ServerState
+from fixtures_models import LONG
 from gradio_client import Client
 from gradio_client.utils import QueueError
 
@@ -93,17 +94,10 @@ def test_uploads_are_refused(adapter_server, keyed_server):
         assert "uploads are disabled" in response.json()["error"]["message"]
 
 
-def test_ui_queue_is_bounded_like_the_api_queue(share, start_server):
-    env = {
-        "AITK_SHARE_ROOT": str(share),
-        "AITK_BASE_ONLY": "true",
-        "AITK_MAX_BATCH_SIZE": "1",
-        "AITK_MAX_QUEUE": "1",
-        "AITK_MAX_NEW_TOKENS": "2000",
-    }
-    server = start_server(env)
+def test_ui_queue_is_bounded_like_the_api_queue(one_slot_server):
+    server = one_slot_server
     ui = Client(server.url + "/", verbose=False)
-    body = {"messages": [{"role": "user", "content": "Hello"}], "stream": True, "max_tokens": 2000, "ignore_eos": True}
+    body = {"messages": [{"role": "user", "content": "Hello"}], "stream": True, "max_tokens": LONG, "ignore_eos": True}
     with httpx.Client(timeout=60) as http, http.stream("POST", server.url + "/v1/chat/completions", json=body) as busy:
         next(busy.iter_lines())  # an API request holds the one batch slot
         jobs = [ui.submit("Hello", "", 0.0, 1.0, 4, api_name="/chat") for _ in range(4)]
