@@ -51,7 +51,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 test: lint extension browser
-	$(PY) -m pytest tests localcloud/tests $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto tests localcloud/tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info $(VENV)/.extension

@@ -1,8 +1,10 @@
 """The product's commands through the real az against one local cloud, in a project folder made
 by `az aitk-infer init`, with a tiny base model and an adapter trained to say a fixed phrase."""
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,15 @@ FIRST_START_S = 900
 # The environment a first start packs to the share, kept per machine: tests that are not about the
 # first start put it on their new share first, as a share where it was built before has it.
 ENVIRONMENT_CACHE = MACHINE_CACHE / "environments"
+# What a replica's start says in its log (aitk_start).
+INSTALLING = "installing requirements.txt"
+UNPACKED = "unpacked from the share"
+LAST_START = "aitk-infer: starting version "
+
+
+def last_start(log: str) -> str:
+    """The log from the replica's last start on."""
+    return log[log.rindex(LAST_START):]
 
 
 def _environments(project) -> Path:
@@ -34,9 +45,11 @@ def keep_environment(project):
     ENVIRONMENT_CACHE.mkdir(parents=True, exist_ok=True)
     for archive in _environments(project).glob("*.tar.gz"):
         if not (ENVIRONMENT_CACHE / archive.name).exists():
-            partial = ENVIRONMENT_CACHE / f".{archive.name}.partial"
+            # A name of its own: another worker may be keeping the same archive at this moment.
+            handle, partial = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".partial", dir=ENVIRONMENT_CACHE)
+            os.close(handle)
             shutil.copyfile(archive, partial)
-            partial.rename(ENVIRONMENT_CACHE / archive.name)
+            os.rename(partial, ENVIRONMENT_CACHE / archive.name)
 
 
 def reuse_environment(project):
@@ -88,7 +101,6 @@ class Project:
         # False: deploys start from this machine's packed environment (see reuse_environment);
         # True: the replica builds it, as a first start does.
         self.first_start = first_start
-        self.first_start_log = None  # the replica's log after its first deploy (the served app's)
 
     def az(self, *args, check=True, timeout=300):
         if args[:2] == ("aitk-infer", "deploy") and not self.first_start and \
@@ -121,11 +133,12 @@ def new_project(cloud, tmp_path):
 @pytest.fixture(scope="session")
 def served(cloud, models, tmp_path_factory):
     """One provisioned and deployed app shared by the tests that only read or redeploy it."""
-    project = Project(cloud, init_project(cloud, tmp_path_factory.mktemp("served") / "project"), first_start=True)
+    # Its first deploy starts from this machine's packed environment when there is one (building it is
+    # test_first_start_own_apps.py's), and builds it within FIRST_START_S when there is none.
+    project = Project(cloud, init_project(cloud, tmp_path_factory.mktemp("served") / "project"))
     project.az("aitk-infer", "provision", "-g", "rg-served", "-l", "westus3", "--yes", "-o", "none")
     project.az("aitk-infer", "deploy", "--adapter-dir", str(models / "adapter"),
                "--base-model-dir", str(models / "base"), "--timeout", str(FIRST_START_S), "-o", "none",
                timeout=FIRST_START_S + 60)
-    project.first_start_log = project.az("aitk-infer", "logs", "--tail", "300").stdout
     keep_environment(project)
     return project

@@ -1,26 +1,8 @@
 """The container's first start on the local cloud, which runs a replica as Azure Container Apps does
-(the image's stand-in interpreter, never .venv; PID 1; its own temporary folder): the requirements
-are installed in the replica, packed to the share once, and reused by later starts."""
-import subprocess
-import time
-
-from localcloud.testing import error_lines
-from tests.paths import REPO
-from tests.workflow.conftest import FIRST_START_S, Project, init_project, keep_environment
-
-INSTALLING = "installing requirements.txt"
-UNPACKED = "unpacked from the share"
-LAST_START = "aitk-infer: starting version "
-
-
-def last_start(log: str) -> str:
-    return log[log.rindex(LAST_START):]
-
-
-def test_the_first_start_installs_the_requirements_in_the_replica(served):
-    first = last_start(served.first_start_log)
-    assert INSTALLING in first and "packed to the share" in first
-    assert "aitk-infer: not ready" not in first
+(the image's stand-in interpreter, never .venv; PID 1; its own temporary folder): a start of the shared
+app that finds the packed environment on its share unpacks it, without pip. (The first start that
+builds it: test_first_start_own_apps.py.)"""
+from tests.workflow.conftest import INSTALLING, UNPACKED, last_start
 
 
 def test_a_later_start_unpacks_the_packed_environment_without_pip(served):
@@ -28,54 +10,3 @@ def test_a_later_start_unpacks_the_packed_environment_without_pip(served):
     assert summary["ready"] is True
     later = last_start(served.az("aitk-infer", "logs", "--tail", "100").stdout)
     assert UNPACKED in later and INSTALLING not in later
-
-
-def test_an_image_without_torch_stops_deploy_at_once_with_one_line_naming_torch_and_the_parameter(new_project):
-    new_project.az("aitk-infer", "provision", "-g", "rg-slim", "-l", "westus3", "--yes", "-o", "none",
-                   "--parameters", "containerImage=python:3.11-slim")
-    # --timeout far above what the test waits: deploy must stop because the replica said why.
-    result = new_project.az("aitk-infer", "deploy", "--timeout", "3600", check=False, timeout=120)
-    lines = error_lines(result.stderr)
-    assert result.returncode != 0
-    assert lines[-1].startswith("ERROR: Version ") and "cannot start: the image python:3.11-slim has no " \
-        "torch; the requirements need torch>=2.6. Fix: provision with --parameters containerImage=" in lines[-1]
-    assert "Traceback" not in result.stderr and "not ready after" not in result.stderr
-
-
-def restart_latest(project: Project):
-    config = project.config
-    app = project.az_json("containerapp", "show", "-g", config["RESOURCE_GROUP_NAME"], "-n", config["ACA_APP_NAME"])
-    return subprocess.Popen(
-        [str(REPO / ".venv/bin/az"), "containerapp", "revision", "restart", "-g", config["RESOURCE_GROUP_NAME"],
-         "-n", config["ACA_APP_NAME"], "--revision", app["properties"]["latestRevisionName"], "-o", "none"],
-        env=project.cloud.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def started_log(project: Project, timeout: float) -> str:
-    """The replica's log from its last start, once its environment is there (built or unpacked)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = project.az("aitk-infer", "logs", "--tail", "300", check=False).stdout
-        if LAST_START in log and ("packed to the share" in last_start(log) or UNPACKED in last_start(log)):
-            return last_start(log)
-        time.sleep(3)
-    raise AssertionError(f"{project.config['ACA_APP_NAME']}: no environment after {timeout} s")
-
-
-def test_two_replicas_starting_at_once_on_one_share_build_the_environment_once(cloud, tmp_path):
-    # Two apps in one group mount the group's one share (the template's default names), so their
-    # replicas start on one share; both are restarted at the same moment once a version is there.
-    pair = []
-    for name in ("pair-a", "pair-b"):
-        project = Project(cloud, init_project(cloud, tmp_path / name), first_start=True)
-        project.az("aitk-infer", "provision", "-g", "rg-pair", "-l", "westus3", "--yes", "-o", "none",
-                   "--parameters", f"acaAppName={name}")
-        pair.append(project)
-    assert pair[0].config["FILE_SHARE_NAME"] == pair[1].config["FILE_SHARE_NAME"]
-    pair[0].az("aitk-infer", "deploy", "--no-restart", "-o", "none")
-    restarts = [restart_latest(project) for project in pair]
-    assert [r.wait(timeout=120) for r in restarts] == [0, 0]
-    starts = [started_log(project, FIRST_START_S) for project in pair]
-    keep_environment(pair[0])
-    assert sum(INSTALLING in start for start in starts) == 1, starts
-    assert sum("another replica is building it" in start and UNPACKED in start for start in starts) == 1, starts
