@@ -18,6 +18,7 @@ from localcloud.arm.responses import ARM_PREFIXES, ArmRouter, operation_name
 from localcloud.arm.responses import add_routes as add_arm_routes
 from localcloud.authorization.models import RoleAssignments
 from localcloud.ca import ensure_tls
+from localcloud.containerapps.discard import sweep
 from localcloud.containerapps.environments import EnvironmentStorages, ManagedEnvironments
 from localcloud.containerapps.ingress import Ingress
 from localcloud.containerapps.models import ContainerApps, Replicas, Revisions
@@ -218,5 +219,6 @@ class LocalCloud:
             await runner.cleanup()
 
     def _resume(self) -> None:
+        sweep(self.dirs.replicas)  # writable layers the last server stopped before deleting
         with self.state.lock:
             self.apps.resume()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import http.client
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localcloud.containerapps import processes
+from localcloud.containerapps.discard import discard
 from localcloud.containerapps.images import Image
 from localcloud.containerapps.standins import ImagePullError, ensure
 
@@ -180,7 +180,7 @@ class Replica:
 
     def _run_once(self, env: dict[str, str]) -> None:
         # A fresh writable layer for every run of the container, as a restarted container gets.
-        shutil.rmtree(self.spec.ephemeral, ignore_errors=True)
+        discard(self.spec.ephemeral)
         for folder in ("home", "tmp"):
             (self.spec.ephemeral / folder).mkdir(parents=True)
         try:
@@ -200,7 +200,7 @@ class Replica:
             self.ready = self.running = False
             processes.end_group(process.pid, STOP_GRACE_SECONDS, process)
             processes.forget(self.pids_dir, process.pid)
-            shutil.rmtree(self.spec.ephemeral, ignore_errors=True)
+            discard(self.spec.ephemeral)
 
     def _watch(self, process: subprocess.Popen) -> None:
         started = time.monotonic()
