@@ -3,9 +3,8 @@ replicas starting at once on one share build the environment once (pip in one re
 to the share; the other waits and unpacks it) and both serve, and an image without torch stops deploy
 at once. A module of its own so the parallel run does not queue these behind the shared app."""
 import subprocess
-import time
 
-from localcloud.testing import error_lines
+from localcloud.testing import error_lines, wait_until
 from tests.paths import REPO
 from tests.workflow.conftest import (
     FIRST_START_S,
@@ -42,21 +41,19 @@ def restart_latest(project: Project):
 
 def started_log(project: Project, timeout: float) -> str:
     """The replica's log from its last start, once its environment is there (built or unpacked)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def environment_there():
         log = project.az("aitk-infer", "logs", "--tail", "300", check=False).stdout
         if LAST_START in log and ("packed to the share" in last_start(log) or UNPACKED in last_start(log)):
             return last_start(log)
-        time.sleep(3)
-    raise AssertionError(f"{project.config['ACA_APP_NAME']}: no environment after {timeout} s")
+        return None
+    return wait_until(environment_there, timeout, interval=3,
+                      what=f"{project.config['ACA_APP_NAME']}'s environment")
 
 
 def ready_log(project: Project, timeout: float) -> str:
     """The replica's log from its last start, once /ready answers 200 through the app's ingress."""
-    deadline = time.monotonic() + timeout
-    while not project.az_json("aitk-infer", "show-endpoint", "--live")["ready"]:
-        assert time.monotonic() < deadline, f"{project.config['ACA_APP_NAME']}: not ready after {timeout} s"
-        time.sleep(3)
+    wait_until(lambda: project.az_json("aitk-infer", "show-endpoint", "--live")["ready"], timeout, interval=3,
+               what=f"{project.config['ACA_APP_NAME']} to be ready")
     return last_start(project.az("aitk-infer", "logs", "--tail", "300").stdout)
 
 
