@@ -219,6 +219,6 @@ class LocalCloud:
             await runner.cleanup()
 
     def _resume(self) -> None:
-        sweep(self.dirs.replicas)  # writable layers the last server stopped before deleting
+        sweep(self.dirs.layers)  # writable layers the last server stopped before deleting
         with self.state.lock:
             self.apps.resume()

@@ -262,6 +262,7 @@ class ContainerApps(ResourceKind):
         name = f"{revision['name']}-{_random_suffix(10)}-{_random_suffix(5)}"
         folder = self.state_dir.replicas / name
         folder.mkdir(parents=True, exist_ok=True)
+        layer = self.state_dir.layers / name / "ephemeral"
         port = free_port()
         mounts = self._mounts(revision["properties"]["template"], container, env, folder)
         image = images.find(container["image"])
@@ -275,9 +276,9 @@ class ContainerApps(ResourceKind):
             image=container["image"],
             stand_in=image,
             argv=[_substitute(a, mounts) for a in (container.get("command") or []) + (container.get("args") or [])],
-            env=self._environment_variables(app, revision, container, name, port, mounts, folder, image),
+            env=self._environment_variables(app, revision, container, name, port, mounts, layer, image),
             probes=_probes(container),
-            ephemeral=folder / "ephemeral",
+            ephemeral=layer,
             log_path=folder / "console.log",
             system_log_path=self.state_dir.replicas / f"{app['name']}.system.log",
         )
@@ -330,7 +331,7 @@ class ContainerApps(ResourceKind):
         replica: str,
         port: int,
         mounts: dict[str, Path],
-        folder: Path,
+        layer: Path,
         image: Image | None,
     ) -> dict[str, str]:
         ingress = app["properties"]["configuration"].get("ingress") or {}
@@ -340,8 +341,8 @@ class ContainerApps(ResourceKind):
                 # The stand-in's bin/ goes in front once the image is pulled (runtime.Replica._pull).
                 "PATH": _SYSTEM_PATH,
                 "HOSTNAME": replica,
-                "HOME": str(folder / "ephemeral" / "home"),
-                "TMPDIR": str(folder / "ephemeral" / "tmp"),
+                "HOME": str(layer / "home"),
+                "TMPDIR": str(layer / "tmp"),
                 "PIP_CACHE_DIR": str(pip_cache()),
                 "LANG": "C.UTF-8",
                 "PYTHONUNBUFFERED": "1",

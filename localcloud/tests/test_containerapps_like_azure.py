@@ -15,6 +15,7 @@ from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
 from localcloud.containerapps import images, standins
 from localcloud.containerapps.runtime import crash_backoff
+from localcloud.state import StateDir
 from localcloud.testing import unique, wait_until
 from localcloud.tests.replicas import app_body, create_app, wait_ready, whoami
 
@@ -55,7 +56,7 @@ def test_replica_is_pid_1_with_hostname_the_replica_name_and_its_own_temporary_f
         environment.resource_group, running.name, revision
     ).value
     assert (me["pid"], me["hostname"]) == (1, replica.name)
-    assert Path(me["tmpdir"]).is_relative_to(cloud.state / "replicas" / replica.name)
+    assert Path(me["tmpdir"]).is_relative_to(StateDir(cloud.state).layers / replica.name)
     # The image's stand-in runs the command, never the project's .venv.
     assert Path(me["python"]).is_relative_to(standins.cache_root() / "images")
     assert not Path(me["python"]).is_relative_to(VENV)

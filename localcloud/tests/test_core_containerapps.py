@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.appcontainers import ContainerAppsAPIClient
 from azure.storage.fileshare import ShareDirectoryClient, ShareFileClient
 
+from localcloud.state import StateDir
 from localcloud.testing import unique, wait_until
 from localcloud.tests.replicas import app_body, create_app, replica_of, wait_ready
 
@@ -43,7 +46,7 @@ def test_app_command_answers_at_its_fqdn_with_share_mounted_and_secret_set(cloud
     env = cloud.https_get(f"https://{fqdn}/env").json()
     assert env["APP_SECRET"] == "s3cret-value"  # noqa: S105 - the test secret from app_body
     assert env["DATA_DIR"].startswith(str(cloud.state)) and env["DATA_DIR"].endswith("/data")
-    assert env["PORT"] != "8080" and env["HOME"].startswith(str(cloud.state))
+    assert env["PORT"] != "8080" and Path(env["HOME"]).is_relative_to(StateDir(cloud.state).layers)
 
 
 def test_app_reports_revision_and_replica_state_like_arm(cloud, environment, apps, running_app):
