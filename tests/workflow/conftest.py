@@ -11,7 +11,7 @@ import pytest
 
 from azext_aitkinfer import share_bootstrap as layout
 from localcloud.storage.models import FileStore
-from localcloud.testing import Cloud, run_localcloud, start_cloud
+from localcloud.testing import Cloud, session_cloud
 from tests.inference.fixtures_models import build_base, edit_adapter_config, train_adapter
 from tests.paths import MACHINE_CACHE, REPO
 
@@ -63,15 +63,11 @@ def reuse_environment(project):
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory):
-    state = tmp_path_factory.mktemp("workflow-cloud")
-    started = start_cloud(state)
-    # The extension `make test` installed lives beside the venv, not in this cloud's config dir.
-    started.env.setdefault("AZURE_EXTENSION_DIR", str(REPO / ".venv" / "az-extensions"))
-    started.env["AITK_BOOTSTRAP_PAUSE_S"] = "1"
-    try:
+    with session_cloud(tmp_path_factory.mktemp("workflow-cloud")) as started:
+        # The extension `make test` installed lives beside the venv, not in this cloud's config dir.
+        started.env.setdefault("AZURE_EXTENSION_DIR", str(REPO / ".venv" / "az-extensions"))
+        started.env["AITK_BOOTSTRAP_PAUSE_S"] = "1"
         yield started
-    finally:
-        run_localcloud("stop", state)
 
 
 def build_models(root):

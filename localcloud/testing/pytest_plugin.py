@@ -1,11 +1,12 @@
-"""A pytest plugin (`-p localcloud.testing.memory_layers`): the clouds a test run starts keep their replicas'
-writable layers in memory when the machine has room for them.
+"""A pytest plugin (`-p localcloud.testing.pytest_plugin`) for test runs that start local clouds.
 
-A replica that starts an aitk app writes an unpacked Python environment of some 19,000 files (425 MB) to
-its layer, and a test run starts a few dozen. On this kind of machine (a virtual disk, ext4) that cost
-about 34 s per replica when other writes were in flight (22 s of it in the kernel), against 11 s on tmpfs,
-and the replicas of one run wait on each other's writes. Nothing a test checks depends on the disk's speed.
-The run gets one folder (its xdist workers inherit it), removed when it ends; without enough room, layers stay on disk.
+- The clouds keep their replicas' writable layers in memory when the machine has room for them. A
+  replica that starts an aitk app writes an unpacked Python environment of some 19,000 files (425 MB) to
+  its layer, and a test run starts a few dozen. On this kind of machine (a virtual disk, ext4) that cost
+  about 34 s per replica when other writes were in flight (22 s of it in the kernel), against 11 s on
+  tmpfs. Nothing a test checks depends on the disk's speed. The run gets one folder (its xdist workers
+  inherit it), removed when it ends; without enough room, layers stay on disk.
+- The clouds a test process stopped with `stop_in_background` have stopped when it ends.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import glob
 import os
 import shutil
 import tempfile
+
+from localcloud.testing import wait_for_stopped_clouds
 
 MEMORY = "/dev/shm"
 # Room for the layers of the replicas alive at once in one run (about 10 at 425 MB), with a margin.
@@ -50,6 +53,10 @@ def pytest_configure(config) -> None:
     folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=MEMORY)
     os.environ[VARIABLE] = folder
     config._localcloud_layers = folder
+
+
+def pytest_sessionfinish(session) -> None:
+    wait_for_stopped_clouds()
 
 
 def pytest_unconfigure(config) -> None:
