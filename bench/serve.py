@@ -229,6 +229,11 @@ def servers_to_run(base: Path, adapter: Path, merged: Path) -> list[Server]:
     return [Server(*spec) for spec in servers]
 
 
+def in_turn(servers: list[Server], turn: int) -> list[Server]:
+    """Round `turn` starts with the next server, so no server always runs just after the same other one."""
+    return servers[turn % len(servers):] + servers[: turn % len(servers)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer tokens and repeats")
@@ -242,15 +247,14 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(server) for server in servers_to_run(base, adapter, merged)]
         runs: dict[str, list[dict]] = {s.name: [] for s in servers}
-        # Each round starts with the next server, so no server always runs just after the same other one.
         for turn in range(repeats):
-            for server in servers[turn % len(servers):] + servers[: turn % len(servers)]:
+            for server in in_turn(servers, turn):
                 runs[server.name].append(server.stream(tokens))
         aggregate = {s.name: {} for s in servers}
         for streams in STREAMS:  # in turns too: each server's 1, 4 and 8 under similar load
             rates: dict[str, list[float]] = {s.name: [] for s in servers}
             for turn in range(2 if args.quick else 3):
-                for server in servers[turn % len(servers):] + servers[: turn % len(servers)]:
+                for server in in_turn(servers, turn):
                     rates[server.name].append(server.aggregate(streams, tokens))
             for name, values in rates.items():
                 aggregate[name][streams] = statistics.median(values)

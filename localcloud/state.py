@@ -9,6 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+# Names a folder for the replicas' writable layers (see StateDir.layers).
+LAYERS_VARIABLE = "LOCALCLOUD_LAYERS"
+
 
 class StateFile:
     """A dict saved atomically (write + rename) so a crash never leaves half a file."""
@@ -62,7 +65,7 @@ class StateDir:
     def layers(self) -> Path:
         """Where the replicas' writable layers go: beside their logs, or, with LOCALCLOUD_LAYERS set (say a
         tmpfs), in a folder of this cloud's own under it. Only the host's disk speed changes."""
-        elsewhere = os.environ.get("LOCALCLOUD_LAYERS")
+        elsewhere = os.environ.get(LAYERS_VARIABLE)
         if not elsewhere:
             return self.replicas
         return Path(elsewhere) / hashlib.sha256(str(self.root).encode()).hexdigest()[:16]

@@ -50,10 +50,14 @@ def _without_identity() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _IDENTITY_VARIABLES}
 
 
+def _localcloud(command: str, state: Path) -> list[str]:
+    return [sys.executable, "-m", "localcloud", command, "--state", str(state)]
+
+
 def run_localcloud(command: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """`python -m localcloud start|stop --state DIR`."""
     return subprocess.run(
-        [sys.executable, "-m", "localcloud", command, "--state", str(state)],
+        _localcloud(command, state),
         env=_without_identity(),
         capture_output=True,
         text=True,
@@ -146,8 +150,8 @@ _stopping: list[subprocess.Popen] = []
 def stop_in_background(state: Path) -> None:
     """`localcloud stop` without waiting for it, so the clouds a test session ends stop together (each waits
     out its replicas' grace period); wait_for_stopped_clouds() (the pytest plugin calls it) waits for them."""
-    _stopping.append(subprocess.Popen([sys.executable, "-m", "localcloud", "stop", "--state", str(state)],
-                                      env=_without_identity(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    _stopping.append(subprocess.Popen(_localcloud("stop", state), env=_without_identity(),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
 def wait_for_stopped_clouds(timeout: float = 120) -> None:

@@ -16,12 +16,12 @@ import os
 import shutil
 import tempfile
 
+from localcloud.state import LAYERS_VARIABLE
 from localcloud.testing import wait_for_stopped_clouds
 
 MEMORY = "/dev/shm"
 # Room for the layers of the replicas alive at once in one run (about 10 at 425 MB), with a margin.
 NEEDED_BYTES = 8 * 2**30
-VARIABLE = "LOCALCLOUD_LAYERS"
 PREFIX = "localcloud-layers-"
 
 
@@ -47,11 +47,11 @@ def _remove_abandoned() -> None:
 
 
 def pytest_configure(config) -> None:
-    if VARIABLE in os.environ or _room(MEMORY) < NEEDED_BYTES:
+    if LAYERS_VARIABLE in os.environ or _room(MEMORY) < NEEDED_BYTES:
         return  # set by the caller, or by the run that started this xdist worker; or no room
     _remove_abandoned()
     folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=MEMORY)
-    os.environ[VARIABLE] = folder
+    os.environ[LAYERS_VARIABLE] = folder
     config._localcloud_layers = folder
 
 
@@ -62,5 +62,5 @@ def pytest_sessionfinish(session) -> None:
 def pytest_unconfigure(config) -> None:
     folder = getattr(config, "_localcloud_layers", None)
     if folder:
-        os.environ.pop(VARIABLE, None)
+        os.environ.pop(LAYERS_VARIABLE, None)
         shutil.rmtree(folder, ignore_errors=True)

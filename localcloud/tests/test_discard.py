@@ -1,15 +1,11 @@
 """A replica's writable layer: gone from its path at once, its files deleted in the background, and what a
 stopped server left behind deleted by the next one."""
-import time
-
 from localcloud.containerapps.discard import discard, sweep
+from localcloud.testing import wait_until
 
 
 def _wait_gone(root, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while any(root.iterdir()):
-        assert time.monotonic() < deadline, list(root.iterdir())
-        time.sleep(0.05)
+    wait_until(lambda: not any(root.iterdir()), timeout, interval=0.05, what=f"{root} to be emptied")
 
 
 def _layer(folder):
