@@ -159,6 +159,8 @@ def test_two_starts_at_once_build_the_environment_once_and_both_use_it(image_wit
         assert subprocess.check_output([python, "-c", f"import {PROBE}; print({PROBE}.VALUE)"], text=True) == "42\n"
     (archive,) = envs.glob("*.tar.gz")
     assert archive.name.endswith(".tar.gz") and not list(envs.glob(".*partial"))
+    with tarfile.open(archive) as tar:  # one header per member (no pax header for each float mtime)
+        assert [m.name for m in tar if m.pax_headers] == []
 
 
 def test_a_later_start_unpacks_the_packed_environment_without_pip(image_with_pip, tmp_path,
