@@ -18,7 +18,7 @@ TORCH_PIN := $(shell grep -E '^torch==' requirements-dev.txt)
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt inference_src/requirements.txt localcloud/pyproject.toml
-	@echo "==> installing pinned tools into $(VENV) (first time: a few minutes)"
+	@echo "==> installing pinned tools into $(VENV) (first time: about two minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --progress-bar off pip==25.2 uv==0.13.9
 	@# torch through pip: pip's configuration may name where a CPU build lies (find-links), which uv does not read.
