@@ -280,8 +280,6 @@ def main() -> int:
             f" {cpu[name][1]:>14.1f} / {cpu[name][8]:>12.1f}"
         )
 
-    # Against transformers serve: the median of the ratios of the same round (the two ran one after the
-    # other), so the host's drift over a run (rates seen here to fall by a quarter in minutes) cancels out.
     ours, peer = runs["aitk_serve"], runs["hf_serve"]
     ratios = [
         ("batch-1 decode, aitk / hf_serve", paired([r["decode"] for r in ours], [r["decode"] for r in peer]), ">= 1.0"),
@@ -306,7 +304,7 @@ def main() -> int:
             ]
     print(f"\n{'ratio':<46} {'value':>6}  {'rounds (min-max)':>16}  target")
     for label, value, target in ratios:
-        median, spread = value if isinstance(value, tuple) else (value, "")
+        median, spread = value if isinstance(value, tuple) else (value, "")  # paired ratios carry a range
         print(f"{label:<46} {median:>6.2f}  {spread:>16}  {target}")
     return 0
 
