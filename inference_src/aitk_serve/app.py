@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import gradio as gr
@@ -39,15 +40,29 @@ _UNSUPPORTED = {
 }
 
 
+def _set_up(settings: Settings, load: Callable) -> tuple[Engine, PromptEncoder]:
+    loaded = load(settings)
+    vocab_size = min(len(loaded.tokenizer), loaded.model.config.get_text_config().vocab_size)
+    prompts = PromptEncoder(loaded.tokenizer, loaded.max_model_len, vocab_size)
+    engine = Engine(loaded, settings.max_batch_size, settings.max_queue)
+    engine.warm_up(prompts.encode_chat([{"role": "user", "content": "Hello"}]))
+    return engine, prompts
+
+
+def _set_up_on_a_passing_thread(settings: Settings, load: Callable) -> tuple[Engine, PromptEncoder]:
+    """Load, merge and warm up on a thread that ends before serving starts. On CPU, a thread that ran parallel
+    torch ops (the adapter merge's matmuls) keeps an idle OpenMP worker while it lives; with more such workers
+    than cores, libgomp stops spinning between parallel regions, and each of a decode step's hundreds of small
+    matmuls then waits for a sleeping worker (figures in inference_src/README.md). A thread that ends frees its
+    workers."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aitk-load") as pool:
+        return pool.submit(_set_up, settings, load).result()
+
+
 def _load_and_serve(state: ServerState, metrics: Metrics, load: Callable) -> None:
-    """Load, warm up and then serve on this one thread (see Engine.serve for why one)."""
-    settings = state.settings
+    """Set up, then serve on this thread (see Engine.serve)."""
     try:
-        loaded = load(settings)
-        vocab_size = min(len(loaded.tokenizer), loaded.model.config.get_text_config().vocab_size)
-        prompts = PromptEncoder(loaded.tokenizer, loaded.max_model_len, vocab_size)
-        engine = Engine(loaded, settings.max_batch_size, settings.max_queue)
-        engine.warm_up(prompts.encode_chat([{"role": "user", "content": "Hello"}]))
+        engine, prompts = _set_up_on_a_passing_thread(state.settings, load)
     except ModelLoadError as exc:
         state.status, state.reason = "failed", str(exc)
         log.error("not ready: %s", exc)

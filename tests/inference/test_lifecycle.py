@@ -55,6 +55,22 @@ def test_one_thread_runs_the_model(share, start_server):
     assert len(threads) == 1
 
 
+def test_the_load_and_the_merge_run_on_a_thread_that_has_ended_once_ready(share, start_server):
+    """A thread that ran parallel torch ops (the adapter merge's matmuls) keeps an idle OpenMP worker while it
+    lives, and with more workers than cores libgomp stops spinning between the generation thread's parallel
+    regions (every small matmul of a decode step then waits for a sleeping worker)."""
+    loaders: list[threading.Thread] = []
+
+    def load_and_record(settings):
+        loaders.append(threading.current_thread())
+        return model_loader.load(settings)
+
+    server = start_server({"AITK_SHARE_ROOT": str(share)}, load=load_and_record)
+    assert "merged" in httpx.get(server.url + "/ready").text
+    (loader,) = loaders
+    assert not loader.is_alive()
+
+
 def _long_stream(server, http: httpx.Client):
     body = {"messages": USER, "stream": True, "max_tokens": LONG, "ignore_eos": True, "temperature": 0}
     return http.stream("POST", server.url + "/v1/chat/completions", json=body, timeout=60)
