@@ -56,9 +56,7 @@ def test_one_thread_runs_the_model(share, start_server):
 
 
 def test_the_load_and_the_merge_run_on_a_thread_that_has_ended_once_ready(share, start_server):
-    """A thread that ran parallel torch ops (the adapter merge's matmuls) keeps an idle OpenMP worker while it
-    lives, and with more workers than cores libgomp stops spinning between the generation thread's parallel
-    regions (every small matmul of a decode step then waits for a sleeping worker)."""
+    """Why it must have ended: app._set_up_on_a_passing_thread."""
     loaders: list[threading.Thread] = []
 
     def load_and_record(settings):
